@@ -1,0 +1,1 @@
+"""diffusion-viz's window and command line."""

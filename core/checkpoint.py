@@ -1,0 +1,172 @@
+"""Model folders: our own (config.json + model.safetensors) and diffusers' UNet2DModel folders.
+
+Loading never unpickles anything: weights are read with safetensors only, and a folder that
+holds only pickle files (.bin, .pt, .ckpt, .pkl) is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from core import __version__
+from core.device import pick_device
+from core.errors import ModelLoadError
+from core.files import atomic_write, atomic_write_bytes
+from core.parameterization import PREDICTIONS
+from core.schedules import NoiseSchedule
+from core.unet import UNet, UNetConfig
+
+FORMAT = "diffusion-viz"
+FORMAT_VERSION = 1
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+DATA_SCALING = "pixels uint8 → x = p / 127.5 − 1, in [−1, 1]"
+BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "assets" / "models" / "emoji32"
+
+
+@dataclass
+class LoadedModel:
+    """A network ready to sample: call ``model(x_t, t)``; it knows its schedule and prediction."""
+
+    network: torch.nn.Module
+    schedule: NoiseSchedule
+    prediction: str
+    image_size: int
+    channels: int
+    device: torch.device
+    name: str
+    path: Path | None = None
+    config: dict = field(default_factory=dict)
+    forward: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+
+    def __call__(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return (self.forward or self.network)(x, t)
+
+
+def save_model(
+    folder: str | Path,
+    network: UNet,
+    schedule: NoiseSchedule,
+    prediction: str,
+    *,
+    state_dict: dict[str, torch.Tensor] | None = None,
+    provenance: dict | None = None,
+) -> Path:
+    """Write ``folder/config.json`` and ``folder/model.safetensors`` (``state_dict`` or the network's)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    config = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "code_version": __version__,
+        "architecture": network.config.to_dict(),
+        "schedule": schedule.to_config(),
+        "prediction": prediction,
+        "image_size": network.config.image_size,
+        "channels": network.config.in_channels,
+        "data_scaling": DATA_SCALING,
+        "provenance": provenance or {},
+    }
+    weights = {k: v.detach().cpu().contiguous() for k, v in (state_dict or network.state_dict()).items()}
+    atomic_write(folder / WEIGHTS_NAME, lambda tmp: save_file(weights, str(tmp), metadata={"format": FORMAT}))
+    atomic_write_bytes(folder / CONFIG_NAME, (json.dumps(config, indent=2) + "\n").encode())
+    return folder
+
+
+def read_config(folder: Path) -> dict:
+    path = folder / CONFIG_NAME
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ModelLoadError(f"{path} is not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelLoadError(f"{path} cannot be read: {exc}") from None
+    if not isinstance(config, dict):
+        raise ModelLoadError(f"{path} must hold a JSON object")
+    return config
+
+
+def load_model(folder: str | Path, device: torch.device | str | None = None) -> LoadedModel:
+    """Load one of our model folders, or a diffusers UNet2DModel folder.
+
+    Raises :class:`ModelLoadError` with a message that says what is missing or wrong.
+    """
+    folder = Path(folder)
+    device = pick_device(str(device) if device else None)
+    if not folder.exists():
+        raise ModelLoadError(f"{folder} does not exist")
+    if not folder.is_dir():
+        if folder.suffix.lower() in PICKLE_SUFFIXES:
+            raise ModelLoadError(f"{folder.name} is a pickle file; pickles are never loaded (they can run code)")
+        raise ModelLoadError(f"{folder.name} is a file; a model is a folder with {CONFIG_NAME} and {WEIGHTS_NAME}")
+    if _is_diffusers_folder(folder):
+        from core.diffusers_import import load_diffusers_model
+
+        return load_diffusers_model(folder, device)
+    if not (folder / CONFIG_NAME).is_file():
+        pickles = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES)
+        hint = f" It holds only pickle files ({', '.join(pickles)}), which are never loaded." if pickles else ""
+        raise ModelLoadError(f"{folder.name} is not a model folder: {CONFIG_NAME} is missing.{hint}")
+    config = read_config(folder)
+    if config.get("format") != FORMAT:
+        raise ModelLoadError(f'{folder / CONFIG_NAME} is not a diffusion-viz model config (no "format": "{FORMAT}")')
+    try:
+        arch = UNetConfig(**config["architecture"])
+        schedule = NoiseSchedule.from_config(config["schedule"])
+        prediction = config["prediction"]
+        if prediction not in PREDICTIONS:
+            raise ValueError(f"prediction must be one of {', '.join(PREDICTIONS)}, got {prediction!r}")
+    except KeyError as exc:
+        raise ModelLoadError(f"{folder / CONFIG_NAME} lacks the field {exc.args[0]!r}") from None
+    except (TypeError, ValueError) as exc:
+        raise ModelLoadError(f"{folder / CONFIG_NAME} has a wrong field: {exc}") from None
+    weights_path = folder / WEIGHTS_NAME
+    if not weights_path.is_file():
+        raise ModelLoadError(f"{folder.name} lacks its weights file {WEIGHTS_NAME}")
+    try:
+        state = load_file(str(weights_path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise ModelLoadError(f"{weights_path.name} is damaged or truncated ({exc})") from None
+    network = UNet(arch)
+    try:
+        network.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        detail = first[1].strip() if len(first) > 1 else first[0]
+        raise ModelLoadError(
+            f"{weights_path.name} does not match the architecture in {CONFIG_NAME}: {detail}"
+        ) from None
+    network.eval().to(device)
+    if device.type != "mps":
+        network.to(memory_format=torch.channels_last)
+    return LoadedModel(
+        network=network,
+        schedule=schedule,
+        prediction=prediction,
+        image_size=arch.image_size,
+        channels=arch.in_channels,
+        device=device,
+        name=folder.name,
+        path=folder,
+        config=config,
+    )
+
+
+def _is_diffusers_folder(folder: Path) -> bool:
+    for sub in (folder, folder / "unet"):
+        cfg = sub / CONFIG_NAME
+        if cfg.is_file():
+            try:
+                if json.loads(cfg.read_text(encoding="utf-8")).get("_class_name") == "UNet2DModel":
+                    return True
+            except (json.JSONDecodeError, OSError, UnicodeDecodeError, AttributeError):
+                return False
+    return False

@@ -1,0 +1,312 @@
+"""Training a :class:`~core.unet.UNet` on images (the simple loss of Ho et al. 2020, Eq. 14).
+
+Seeded, keeps EMA weights, checkpoints and resumes (weights, EMA, Adam state and RNG state in
+safetensors + JSON, no pickle), holds out a fraction of the data, writes a sample grid at every
+checkpoint. Under ``torchrun`` it trains data-parallel with torch's DistributedDataParallel.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch.nn import functional as F
+
+from core import __version__
+from core.checkpoint import save_model
+from core.data import load_dataset, split_holdout
+from core.device import describe_device, pick_device
+from core.errors import DataError
+from core.files import atomic_write_bytes
+from core.forward import q_sample
+from core.grid import save_grid
+from core.parameterization import target_from_x0_eps
+from core.samplers import ddim_loop, final_step
+from core.schedules import NoiseSchedule
+from core.unet import UNet, UNetConfig, count_parameters
+
+STATE_WEIGHTS = "training_state.safetensors"
+STATE_JSON = "training_state.json"
+
+
+@dataclass
+class TrainConfig:
+    data: str = "emoji"
+    out: str = "runs/emoji32"
+    size: int = 32
+    steps: int = 6000
+    batch_size: int = 64
+    lr: float = 4e-4
+    warmup: int = 200
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999
+    seed: int = 0
+    holdout: float = 0.1
+    prediction: str = "v"
+    schedule: str = "cosine"
+    T: int = 1000
+    base_channels: int = 32
+    channel_mults: tuple[int, ...] = (1, 2, 2, 2)
+    num_res_blocks: int = 1
+    attention_resolutions: tuple[int, ...] = (8,)
+    groups: int = 8
+    hflip: bool = True
+    checkpoint_every: int = 500
+    log_every: int = 50
+    num_samples: int = 64
+    device: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def _distributed() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    return rank, world
+
+
+def _format_eta(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def _git_version() -> str:
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        sha = ""
+    return f"{__version__}+{sha}" if sha else __version__
+
+
+def _save_state(
+    out: Path, model, ema, opt, step: int, gen: torch.Generator, cfg: TrainConfig, elapsed: float, loss: float
+) -> None:
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors.update({f"ema.{k}": v.detach().cpu().contiguous() for k, v in ema.state_dict().items()})
+    opt_state = opt.state_dict()
+    for idx, state in opt_state["state"].items():
+        for name, value in state.items():
+            tensors[f"optim.{idx}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    tensors["rng"] = gen.get_state()
+    tmp = out / f".{STATE_WEIGHTS}.tmp"
+    save_file(tensors, str(tmp))
+    os.replace(tmp, out / STATE_WEIGHTS)
+    meta = {
+        "step": step,
+        "elapsed_s": elapsed,
+        "last_loss": loss,
+        "param_groups": opt_state["param_groups"],
+        "config": asdict(cfg),
+    }
+    atomic_write_bytes(out / STATE_JSON, json.dumps(meta, indent=2).encode())
+
+
+def _load_state(out: Path, model, ema, opt, gen: torch.Generator) -> tuple[int, float]:
+    meta = json.loads((out / STATE_JSON).read_text())
+    tensors = load_file(str(out / STATE_WEIGHTS))
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
+    state: dict[int, dict] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, idx, name = key.split(".", 2)
+            state.setdefault(int(idx), {})[name] = value
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    gen.set_state(tensors["rng"])
+    return int(meta["step"]), float(meta["elapsed_s"])
+
+
+def sample_images(
+    model,
+    schedule: NoiseSchedule,
+    prediction: str,
+    n: int,
+    size: int,
+    channels: int,
+    device: torch.device,
+    seed: int,
+    steps: int = 50,
+) -> np.ndarray:
+    """n samples with DDIM (η = 0) as uint8 [n, size, size, C]."""
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    x = torch.randn(n, channels, size, size, generator=gen).to(device)
+    last = final_step(ddim_loop(model, schedule, x, num_steps=steps, prediction=prediction, clip_x0=True))
+    final = last.x_prev.clamp(-1, 1)
+    return ((final + 1) * 127.5 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = print) -> dict:
+    """Train as ``cfg`` says; returns a summary (steps, seconds, final loss, img/s)."""
+    rank, world = _distributed()
+    if world > 1:
+        import torch.distributed as dist
+
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend)
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        device = torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+    else:
+        device = pick_device(cfg.device)
+    main = rank == 0
+    say = log if main else (lambda _msg: None)
+
+    out = Path(cfg.out)
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "samples").mkdir(exist_ok=True)
+    data = load_dataset(cfg.data, cfg.size)
+    train_idx, held_idx = split_holdout(len(data), cfg.holdout, seed=cfg.seed)
+    if len(train_idx) == 0:
+        raise DataError("the data set is too small to hold out any images")
+    images = torch.from_numpy(data[train_idx]).permute(0, 3, 1, 2).contiguous().to(device)
+    say(
+        f"data: {cfg.data}: {len(data)} images at {cfg.size}², {len(train_idx)} for training, "
+        f"{len(held_idx)} held out; device {describe_device(device)}; world size {world}"
+    )
+
+    torch.manual_seed(cfg.seed)
+    arch = UNetConfig(
+        in_channels=3,
+        base_channels=cfg.base_channels,
+        channel_mults=tuple(cfg.channel_mults),
+        num_res_blocks=cfg.num_res_blocks,
+        attention_resolutions=tuple(cfg.attention_resolutions),
+        groups=cfg.groups,
+        image_size=cfg.size,
+    )
+    model = UNet(arch).to(device).to(memory_format=torch.channels_last)
+    ema = copy.deepcopy(model).eval().requires_grad_(False)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    schedule = NoiseSchedule.from_name(cfg.schedule, cfg.T)
+    gen = torch.Generator(device="cpu").manual_seed(cfg.seed * 1000 + rank)
+    say(
+        f"model: UNet, {count_parameters(model) / 1e6:.2f} M parameters, predicts {cfg.prediction}, "
+        f"{cfg.schedule} schedule, T={cfg.T}"
+    )
+
+    step, elapsed_before = 0, 0.0
+    if resume and (out / STATE_WEIGHTS).is_file():
+        step, elapsed_before = _load_state(out, model, ema, opt, gen)
+        say(f"resumed from step {step}")
+    train_model = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        train_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    per_rank_batch = max(1, cfg.batch_size // world)
+    t0 = time.perf_counter()
+    start_step = step
+    loss_avg = float("nan")
+    losses: list[float] = []
+    while step < cfg.steps:
+        idx = torch.randint(0, len(images), (per_rank_batch,), generator=gen)
+        x0 = images[idx.to(device)].float().div_(127.5).sub_(1.0)
+        if cfg.hflip:
+            flip = (torch.rand(per_rank_batch, generator=gen) < 0.5).to(device)
+            x0 = torch.where(flip[:, None, None, None], x0.flip(-1), x0)
+        x0 = x0.contiguous(memory_format=torch.channels_last)
+        t = torch.randint(0, schedule.T, (per_rank_batch,), generator=gen).to(device)
+        noise = torch.randn(x0.shape, generator=gen).to(device)
+        x_t = q_sample(schedule, x0, t, noise)
+        target = target_from_x0_eps(schedule, x0, t, noise, cfg.prediction)
+        loss = F.mse_loss(train_model(x_t, t), target)
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        step += 1
+        decay = min(cfg.ema_decay, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+                e.lerp_(p, 1 - decay)
+            for e, b in zip(ema.buffers(), model.buffers(), strict=True):
+                e.copy_(b)
+        losses.append(loss.item())
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            loss_avg = float(np.mean(losses))
+            losses.clear()
+            spent = time.perf_counter() - t0
+            rate = (step - start_step) * per_rank_batch * world / max(spent, 1e-9)
+            eta = (cfg.steps - step) * per_rank_batch * world / max(rate, 1e-9)
+            say(f"step {step}/{cfg.steps}  loss {loss_avg:.4f}  {rate:.1f} img/s  ETA {_format_eta(eta)}")
+        if main and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
+            elapsed = elapsed_before + time.perf_counter() - t0
+            _checkpoint(
+                out,
+                model,
+                ema,
+                opt,
+                step,
+                gen,
+                cfg,
+                elapsed,
+                loss_avg,
+                schedule,
+                arch,
+                device,
+                len(train_idx),
+                len(held_idx),
+                world,
+            )
+            say(f"checkpoint at step {step}: {out}")
+    elapsed = elapsed_before + time.perf_counter() - t0
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
+    done = step - start_step
+    return {
+        "steps": step,
+        "seconds": elapsed,
+        "final_loss": loss_avg,
+        "img_per_s": done * per_rank_batch * world / max(time.perf_counter() - t0, 1e-9),
+    }
+
+
+def _checkpoint(out, model, ema, opt, step, gen, cfg, elapsed, loss, schedule, arch, device, n_train, n_held, world):
+    _save_state(out, model, ema, opt, step, gen, cfg, elapsed, loss)
+    provenance = {
+        "data": "Noto Color Emoji bitmaps (fonts-noto-color-emoji), composited on white"
+        if cfg.data == "emoji"
+        else f"folder {cfg.data}",
+        "train_images": n_train,
+        "held_out_images": n_held,
+        "holdout_seed": cfg.seed,
+        "holdout_fraction": cfg.holdout,
+        "steps": step,
+        "batch_size": cfg.batch_size,
+        "lr": cfg.lr,
+        "ema_decay": cfg.ema_decay,
+        "seconds": round(elapsed, 1),
+        "hardware": f"{describe_device(device)} × {world}, {platform.machine()}",
+        "final_loss": None if math.isnan(loss) else round(loss, 5),
+        "code_version": _git_version(),
+        "torch": torch.__version__,
+        "seed": cfg.seed,
+    }
+    save_model(out, ema, schedule, cfg.prediction, provenance=provenance)
+    grid = sample_images(
+        ema, schedule, cfg.prediction, cfg.num_samples, arch.image_size, arch.in_channels, device, seed=cfg.seed
+    )
+    save_grid(grid, out / "samples" / f"step_{step:06d}.png")

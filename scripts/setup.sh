@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Create .venv and install diffusion-viz into it (CPU torch first, so pip never pulls a CUDA build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+if ! .venv/bin/python -c "import torch" 2>/dev/null; then
+  # Pinned first: on the project's machines this is a CPU wheel on local disk, and it keeps
+  # the open "torch>=2.1" requirement below from pulling a multi-GB CUDA build.
+  .venv/bin/python -m pip install --quiet "torch==2.13.0"
+fi
+.venv/bin/python -m pip install --quiet -e ".[dev]"

@@ -1,0 +1,65 @@
+"""The variational bound: its pieces against closed forms, and an oracle beating a wrong model."""
+
+import math
+
+import pytest
+import torch
+
+from core.schedules import NoiseSchedule
+from core.vlb import bits_per_dim, discretized_gaussian_log_likelihood, normal_kl, prior_bpd
+from tests.test_samplers import oracle
+
+
+def test_normal_kl_closed_forms():
+    zero = torch.zeros(1, dtype=torch.float64)
+    assert normal_kl(zero, zero, zero, zero).item() == 0.0
+    # KL(N(0,1) ‖ N(1,1)) = 1/2; KL(N(0,1) ‖ N(0,e²)) = (−1 + 2 + e^{−2}) / 2.
+    assert normal_kl(zero, zero, zero + 1, zero).item() == pytest.approx(0.5)
+    assert normal_kl(zero, zero, zero, zero + 2).item() == pytest.approx(0.5 * (1 + math.exp(-2)))
+
+
+def test_discretized_likelihood_sums_to_one_over_the_256_bins():
+    bins = torch.arange(256, dtype=torch.float64) / 127.5 - 1
+    for mean, log_scale in [(0.0, -3.0), (0.7, -1.0), (-1.2, -5.0)]:
+        logp = discretized_gaussian_log_likelihood(bins, torch.full_like(bins, mean), torch.full_like(bins, log_scale))
+        assert logp.exp().sum().item() == pytest.approx(1.0, abs=1e-9)
+
+
+def test_prior_term_of_the_linear_schedule_is_tiny():
+    x0 = torch.linspace(-1, 1, 48, dtype=torch.float64).reshape(1, 3, 4, 4)
+    assert 0 < prior_bpd(NoiseSchedule.linear(), x0).item() < 1e-4
+
+
+def test_oracle_has_lower_bits_per_dim_than_a_wrong_model(gen):
+    s = NoiseSchedule.linear(1000)
+    x0 = torch.full((1, 3, 4, 4), 100 / 127.5 - 1, dtype=torch.float64)  # a constant 8-bit image
+    good = bits_per_dim(oracle(s, x0), s, x0, generator=gen)
+    bad = bits_per_dim(lambda x, t: torch.zeros_like(x), s, x0, generator=gen)
+    assert good["terms"].shape == (1, 1000)
+    assert torch.isfinite(good["total"]).all() and torch.isfinite(bad["total"]).all()
+    assert good["total"].item() < bad["total"].item()
+    # The oracle's bound is its decoder cost alone: every KL term is 0 and L_T is tiny. With σ² = β̃ at
+    # index 1 and a mean on the pixel, L_0 = −log2(Φ(h/σ) − Φ(−h/σ)) with half a bin h = 1/255 (Eq. 13).
+    sigma = math.sqrt(s.posterior_variance[1].item())
+    cdf = lambda z: 0.5 * (1 + math.erf(z / math.sqrt(2)))  # noqa: E731
+    decoder = -math.log2(cdf(1 / 255 / sigma) - cdf(-1 / 255 / sigma))
+    assert good["total"].item() == pytest.approx(decoder, rel=1e-6, abs=1e-4)
+    assert good["terms"][0, 1:].abs().max().item() < 1e-9
+
+
+def test_strided_estimate_is_unbiased(gen):
+    # An x0-model with a constant wrong answer has KL terms that do not depend on the noise, so the full
+    # bound is exact and the only randomness left is the stratified choice of t.
+    s = NoiseSchedule.linear(1000)
+    x0 = torch.rand(2, 3, 4, 4, generator=gen, dtype=torch.float64) * 2 - 1
+    wrong = lambda x, t: 0.5 * torch.ones_like(x)  # noqa: E731
+    full = bits_per_dim(wrong, s, x0, prediction="x0", generator=torch.Generator().manual_seed(0))["total"]
+    estimates = torch.stack(
+        [
+            bits_per_dim(wrong, s, x0, prediction="x0", generator=torch.Generator().manual_seed(k), stride=20)["total"]
+            for k in range(40)
+        ]
+    )
+    standard_error = estimates.std(0) / len(estimates) ** 0.5
+    assert ((estimates.mean(0) - full).abs() < 4 * standard_error + 1e-6).all()
+    assert not torch.allclose(estimates[0], estimates[1])  # the strata really are sampled
