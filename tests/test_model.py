@@ -1,0 +1,192 @@
+"""The UNet, model folders (ours and diffusers'), and training: what a user of `train` relies on."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+
+from core.checkpoint import load_model, save_model
+from core.errors import ModelLoadError
+from core.schedules import NoiseSchedule
+from core.train import TrainConfig, train
+from core.unet import UNet, UNetConfig
+
+TINY = UNetConfig(base_channels=8, channel_mults=(1, 2), attention_resolutions=(4,), groups=4, image_size=8)
+
+
+def test_unet_keeps_the_shape_for_any_divisible_square():
+    net = UNet(UNetConfig(base_channels=8, channel_mults=(1, 2, 2), attention_resolutions=(8,), groups=4))
+    for side in (8, 16, 32):
+        x = torch.randn(2, 3, side, side)
+        assert net(x, torch.tensor([0, 999])).shape == x.shape
+    with pytest.raises(ValueError, match="square"):
+        net(torch.randn(1, 3, 8, 6), torch.tensor([1]))
+
+
+def test_timestep_changes_the_output():
+    torch.manual_seed(0)
+    net = UNet(TINY)
+    for p in net.parameters():  # the zero-initialised output layers would hide the time input
+        torch.nn.init.normal_(p, std=0.1)
+    x = torch.randn(1, 3, 8, 8)
+    assert not torch.allclose(net(x, torch.tensor([1])), net(x, torch.tensor([900])))
+
+
+def test_model_folder_round_trip(tmp_path):
+    net = UNet(TINY)
+    schedule = NoiseSchedule.cosine(100)
+    save_model(tmp_path / "m", net, schedule, "v", provenance={"steps": 3})
+    loaded = load_model(tmp_path / "m", device="cpu")
+    assert loaded.prediction == "v" and loaded.image_size == 8 and loaded.channels == 3
+    assert torch.equal(loaded.schedule.betas, schedule.betas)
+    assert loaded.config["provenance"] == {"steps": 3}
+    x, t = torch.randn(1, 3, 8, 8), torch.tensor([5])
+    with torch.no_grad():
+        assert torch.allclose(loaded(x, t), net(x, t))
+
+
+def _saved(tmp_path):
+    folder = tmp_path / "m"
+    save_model(folder, UNet(TINY), NoiseSchedule.linear(10), "eps")
+    return folder
+
+
+def test_a_folder_that_is_not_a_model_is_refused_with_what_is_missing(tmp_path):
+    (tmp_path / "photos").mkdir()
+    with pytest.raises(ModelLoadError, match="config.json is missing"):
+        load_model(tmp_path / "photos")
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        load_model(tmp_path / "nowhere")
+
+
+def test_pickles_are_never_loaded(tmp_path):
+    folder = tmp_path / "old"
+    folder.mkdir()
+    torch.save({"w": torch.zeros(1)}, folder / "model.pt")
+    with pytest.raises(ModelLoadError, match="pickle"):
+        load_model(folder)
+    with pytest.raises(ModelLoadError, match="pickle"):
+        load_model(folder / "model.pt")
+
+
+def test_missing_weights_and_bad_config_fields(tmp_path):
+    folder = _saved(tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    del config["prediction"]
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match="prediction"):
+        load_model(folder)
+    config["prediction"] = "score"
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match="wrong field"):
+        load_model(folder)
+    (folder / "model.safetensors").unlink()
+    config["prediction"] = "eps"
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match="lacks its weights"):
+        load_model(folder)
+
+
+def test_mismatched_and_truncated_weights(tmp_path):
+    folder = _saved(tmp_path)
+    data = (folder / "model.safetensors").read_bytes()
+    (folder / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelLoadError, match="damaged or truncated"):
+        load_model(folder)
+    save_file({"stem.weight": torch.zeros(1)}, str(folder / "model.safetensors"))
+    with pytest.raises(ModelLoadError, match="does not match"):
+        load_model(folder)
+
+
+def test_a_diffusers_folder_loads(tmp_path):
+    diffusers = pytest.importorskip("diffusers")
+    unet = diffusers.UNet2DModel(
+        sample_size=8,
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        norm_num_groups=4,
+        down_block_types=("DownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "UpBlock2D"),
+    )
+    unet.save_pretrained(tmp_path / "ddpm-tiny", safe_serialization=True)
+    scheduler = diffusers.DDPMScheduler(num_train_timesteps=100, beta_schedule="linear", prediction_type="v_prediction")
+    scheduler.save_pretrained(tmp_path / "ddpm-tiny")
+    loaded = load_model(tmp_path / "ddpm-tiny", device="cpu")
+    assert loaded.prediction == "v" and loaded.image_size == 8 and loaded.schedule.T == 100
+    assert torch.allclose(loaded.schedule.alphas_cumprod.float(), scheduler.alphas_cumprod, atol=1e-6)
+    x, t = torch.randn(1, 3, 8, 8), torch.tensor([3])
+    with torch.no_grad():
+        assert torch.allclose(loaded(x, t), unet(x, t).sample)
+
+
+def test_a_diffusers_folder_without_the_extra_says_how_to_install(tmp_path, monkeypatch):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"_class_name": "UNet2DModel"}))
+    (folder / "scheduler_config.json").write_text("{}")
+    (folder / "diffusion_pytorch_model.safetensors").write_bytes(b"")
+    monkeypatch.setitem(__import__("sys").modules, "diffusers", None)
+    with pytest.raises(ModelLoadError, match=r"pip install 'diffusion-viz\[diffusers\]'"):
+        load_model(folder)
+
+
+@pytest.fixture
+def tiny_folder(tmp_path):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for i in range(12):  # flat colour squares: easy to learn, so the loss must fall quickly
+        colour = rng.integers(0, 256, 3)
+        Image.fromarray(np.broadcast_to(colour, (8, 8, 3)).astype(np.uint8)).save(folder / f"{i}.png")
+    return folder
+
+
+def _tiny_cfg(data, out, steps):
+    return TrainConfig(
+        data=str(data),
+        out=str(out),
+        size=8,
+        steps=steps,
+        batch_size=16,
+        lr=2e-3,
+        warmup=1,
+        base_channels=8,
+        channel_mults=(1, 2),
+        attention_resolutions=(4,),
+        groups=4,
+        checkpoint_every=steps,
+        log_every=10,
+        num_samples=4,
+        schedule="linear",
+        T=100,
+        prediction="eps",
+    )
+
+
+def test_a_few_training_steps_lower_the_loss(tiny_folder, tmp_path):
+    lines = []
+    summary = train(_tiny_cfg(tiny_folder, tmp_path / "run", 60), log=lines.append)
+    losses = [float(line.split("loss ")[1].split()[0]) for line in lines if line.startswith("step ")]
+    assert losses[-1] < 0.6 * losses[0]
+    assert summary["steps"] == 60
+    assert any("img/s" in line and "ETA" in line for line in lines)
+    assert load_model(tmp_path / "run").config["provenance"]["steps"] == 60
+    assert (tmp_path / "run" / "samples" / "step_000060.png").is_file()
+
+
+def test_resume_continues_exactly_where_it_stopped(tiny_folder, tmp_path):
+    straight = tmp_path / "straight"
+    train(_tiny_cfg(tiny_folder, straight, 20), log=lambda _m: None)
+    split = tmp_path / "split"
+    train(_tiny_cfg(tiny_folder, split, 10), log=lambda _m: None)
+    lines = []
+    train(_tiny_cfg(tiny_folder, split, 20), resume=True, log=lines.append)
+    assert any("resumed from step 10" in line for line in lines)
+    a, b = load_model(straight), load_model(split)
+    for (name, pa), pb in zip(a.network.state_dict().items(), b.network.state_dict().values(), strict=True):
+        assert torch.allclose(pa, pb, atol=1e-6), name
