@@ -60,12 +60,38 @@ def _add_sampler_args(p) -> None:
     p.add_argument("--seed", type=int, default=0)
 
 
-def build_parser() -> argparse.ArgumentParser:
+DESCRIPTION = (
+    "See how a denoising diffusion model works: the forward process, the model's reverse chain, the schedules."
+)
+EPILOG = """commands (each has --help):
+  train      train a model on emoji or a folder of images
+  sample     write a grid of samples from a model
+  evaluate   held-out bits/dim from the variational bound
+  export     write a forward scrub or a reverse run as a GIF, without a window
+
+examples:
+  diffusion-viz photo.jpg
+  diffusion-viz export photo.jpg --out run.gif --mode reverse --strength 600
+  diffusion-viz sample --out grid.png"""
+
+
+def build_window_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="diffusion-viz",
-        description="See how a denoising diffusion model works. With no command, opens the window.",
-        epilog="Commands: train, sample, evaluate, export. 'diffusion-viz COMMAND --help' for each.",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        usage="diffusion-viz [IMAGE] [--model DIR]\n       diffusion-viz COMMAND ...",
     )
+    parser.add_argument("image", nargs="?", metavar="IMAGE", help="an image to open (default: a sample emoji)")
+    parser.add_argument("--model", default=None, help="a model folder (default: the bundled emoji model)")
+    parser.add_argument("--version", action="version", version=f"diffusion-viz {__version__}")
+    parser.add_argument("--quit-after", type=int, default=None, metavar="MS", help=argparse.SUPPRESS)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="diffusion-viz", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"diffusion-viz {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_train(sub)
@@ -88,6 +114,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--batch-size", type=_positive_int, default=64)
     p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("export", help="write a forward scrub or a reverse run as a GIF (no window)")
+    p.add_argument("image", metavar="IMAGE", help="the image to noise (forward) or to denoise from (reverse)")
+    p.add_argument("--out", required=True, help="the GIF to write")
+    p.add_argument("--mode", choices=("forward", "reverse"), default="reverse")
+    _add_model_arg(p)
+    _add_sampler_args(p)
+    p.add_argument(
+        "--strength",
+        type=int,
+        default=None,
+        help="reverse: the paper's t (1..T) to noise the image to before denoising; default T/2. "
+        "T starts from (almost) pure noise",
+    )
+    p.add_argument(
+        "--schedule",
+        choices=("model", "linear", "cosine", "sigmoid"),
+        default="model",
+        help="forward: the schedule to noise with (default: the model's)",
+    )
+    p.add_argument("--fps", type=float, default=20.0)
+    p.add_argument(
+        "--stride", type=_positive_int, default=None, help="every n-th frame (default: 1 for reverse, 10 for forward)"
+    )
+    p.add_argument("--scale", type=_positive_int, default=None, help="nearest-neighbour scale (default: to ≈256 px)")
+    p.add_argument("--content", choices=("both", "xt", "x0"), default="both", help="reverse: what each frame shows")
+    p.add_argument("--no-label", action="store_true", help="do not write t on the frames")
     return parser
 
 
@@ -139,6 +192,39 @@ def _run_evaluate(args) -> int:
     return 0
 
 
+def _run_export(args) -> int:
+    from core.chain import run_chain
+    from core.export import write_gif
+    from core.frames import forward_pictures, reverse_pictures
+    from core.images import fit_long_side, load_image
+    from core.schedules import NoiseSchedule
+
+    out = _writable(args.out)
+    image = load_image(args.image)
+    if args.mode == "forward":
+        if args.schedule == "model":
+            schedule = _load(args).schedule
+        else:
+            schedule = NoiseSchedule.from_name(args.schedule)
+        working = fit_long_side(image, 512)
+        scale = args.scale or max(1, 256 // max(working.shape[:2]))
+        pictures = forward_pictures(schedule, working, args.seed, args.stride or 10, scale, not args.no_label)
+    else:
+        model = _load(args)
+        T = model.schedule.T
+        strength = T // 2 if args.strength is None else args.strength
+        if not 1 <= strength <= T:
+            raise DiffusionVizError(f"--strength must lie in 1..{T} (the model's T), got {strength}")
+        config = _sampler_config(args)
+        print(f"model: {model.name}; {config.sampler} from t = {strength} of {T}", flush=True)
+        frames = list(run_chain(model, config, image, strength - 1))
+        scale = args.scale or max(1, 256 // model.image_size)
+        pictures = reverse_pictures(frames, args.content, args.stride or 1, scale, not args.no_label)
+    write_gif(pictures, out, args.fps)
+    print(f"wrote {len(pictures)} frames to {out}")
+    return 0
+
+
 def _writable(path: str) -> Path:
     out = Path(path)
     if out.is_dir():
@@ -178,6 +264,11 @@ def _run_train(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in SUBCOMMANDS:
+        args = build_window_parser().parse_args(argv)
+        from app.gui import run
+
+        return run(args.image, args.model, quit_after_ms=args.quit_after)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -187,8 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             return _run_sample(args)
         if args.command == "evaluate":
             return _run_evaluate(args)
-        parser.print_help()
-        return 0
+        return _run_export(args)
     except DiffusionVizError as exc:
         print(f"diffusion-viz: {exc}", file=sys.stderr)
         return 2

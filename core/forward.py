@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from core.schedules import NoiseSchedule, extract
@@ -33,3 +34,48 @@ def q_mean_variance(schedule: NoiseSchedule, x0: torch.Tensor, t) -> tuple[torch
     mean = extract(schedule.sqrt_alphas_cumprod, t, x0) * x0
     variance = 1.0 - extract(schedule.alphas_cumprod, t, x0)
     return mean, variance
+
+
+def q_sample_numpy(
+    schedule: NoiseSchedule, x0: np.ndarray, t: int, noise: np.ndarray, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Eq. (4) on float32 numpy arrays, for the interactive view; ``t = -1`` is x_0 itself.
+
+    Writes into ``out`` when given, so scrubbing reuses one buffer.
+    """
+    if t < 0:
+        if out is None:
+            return x0.copy()
+        np.copyto(out, x0)
+        return out
+    out = np.multiply(x0, np.float32(schedule.sqrt_alphas_cumprod[t]), out=out)
+    out += np.float32(schedule.sqrt_one_minus_alphas_cumprod[t]) * noise
+    return out
+
+
+class IterativeChain:
+    """x_t built by iterating q(x_t | x_{t−1}) (Eq. 2) from x_0, with fresh noise at every step.
+
+    The noise of step t is fixed by ``(seed, t)``, so the chain is a deterministic function of t
+    and scrubbing back and forth shows the same images. States are cached every ``every`` steps,
+    so a jump costs at most ``every`` steps after the first visit.
+    """
+
+    def __init__(self, schedule: NoiseSchedule, x0: np.ndarray, seed: int, every: int = 25) -> None:
+        self.schedule, self.seed, self.every = schedule, seed, every
+        self._x0 = x0.astype(np.float32, copy=False)
+        self._cache: dict[int, np.ndarray] = {-1: self._x0}
+
+    def noise(self, t: int) -> np.ndarray:
+        return np.random.default_rng([self.seed, t]).standard_normal(self._x0.shape, dtype=np.float32)
+
+    def at(self, t: int) -> np.ndarray:
+        """x at array index t (−1 is x_0)."""
+        start = max(k for k in self._cache if k <= t)
+        x = self._cache[start].copy()
+        for step in range(start + 1, t + 1):
+            x *= np.float32(self.schedule.sqrt_alphas[step])
+            x += np.float32(self.schedule.sqrt_betas[step]) * self.noise(step)
+            if step % self.every == 0:
+                self._cache[step] = x.copy()
+        return x

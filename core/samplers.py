@@ -161,6 +161,9 @@ def _call_model(model: ModelFn, x: torch.Tensor, t: int) -> torch.Tensor:
 
 
 def _randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    if generator is not None and generator.device != x.device:
+        # A CPU generator keeps runs reproducible across devices; draw there, then move.
+        return torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device, non_blocking=True)
     return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
 
 

@@ -180,6 +180,18 @@ def _check_T(T: int) -> None:
         raise ValueError(f"T must be an integer ≥ 2, got {T!r}")
 
 
+def matching_index(source: NoiseSchedule, index: int, target: NoiseSchedule) -> int:
+    """The index of ``target`` whose ᾱ is closest to ``source``'s ᾱ at ``index`` (−1 stays −1).
+
+    Two schedules agree on how noisy an image is when their ᾱ (equivalently, their SNR) agree;
+    this maps the forward panel's t onto a model's own schedule. Identity for equal schedules.
+    """
+    if index < 0:
+        return -1
+    abar = source.alphas_cumprod[index]
+    return int(torch.argmin((target.alphas_cumprod - abar).abs()))
+
+
 def extract(table: torch.Tensor, t, x: torch.Tensor) -> torch.Tensor | float:
     """Coefficient ``table[t]`` shaped to broadcast against ``x``, in x's dtype and device.
 

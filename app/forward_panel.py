@@ -1,0 +1,161 @@
+"""The forward process q(x_t | x_0): x_0, ε and x_t side by side, and a slider over t."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import QSignalBlocker, Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.imageview import ImageView
+from app.state import ViewState
+from core.forward import IterativeChain, q_sample_numpy
+from core.images import fit_long_side, float_to_uint8
+from core.schedules import index_from_paper_t
+
+ITERATIVE_MAX_SIDE = 128
+NOISE_SHOWN_SIGMAS = 3.0
+
+
+class ForwardPanel(QWidget):
+    """Follows a :class:`ViewState`; its slider and buttons send requests to that state."""
+
+    def __init__(self, state: ViewState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self._x0: np.ndarray | None = None  # float32 HWC in [−1, 1]
+        self._noise: np.ndarray | None = None
+        self._xt = self._scratch = self._u8 = None
+        self._chain: IterativeChain | None = None
+
+        self.view_x0 = ImageView("x₀")
+        self.view_eps = ImageView(f"ε  (shown ±{NOISE_SHOWN_SIGMAS:g}σ)")
+        self.view_xt = ImageView("x_t")
+        views = QHBoxLayout()
+        for view in (self.view_x0, self.view_eps, self.view_xt):
+            views.addWidget(view)
+
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setAccessibleName("forward t")
+        self.slider.valueChanged.connect(state.set_t)
+        self.spin = QSpinBox()
+        self.spin.setPrefix("t = ")
+        self.spin.valueChanged.connect(state.set_t)
+        self.readout = QLabel()
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.new_noise = QPushButton("New noise")
+        self.new_noise.setToolTip("Draw a new ε (the seed goes up by one)")
+        self.new_noise.clicked.connect(lambda: state.new_noise())
+        self.iterative = QCheckBox("Step by step: iterate q(x_t | x_{t−1})")
+        self.iterative.setToolTip(
+            "Build x_t by t single steps of Eq. 2 with fresh noise each step, instead of the closed form (Eq. 4).\n"
+            f"Both have the same distribution. Computed at up to {ITERATIVE_MAX_SIDE} px."
+        )
+        self.iterative.toggled.connect(state.set_iterative)
+        self.info = QLabel()
+        self.info.setWordWrap(True)
+
+        controls = QGridLayout()
+        controls.addWidget(self.slider, 0, 0, 1, 3)
+        controls.addWidget(self.spin, 0, 3)
+        controls.addWidget(self.readout, 1, 0, 1, 4)
+        controls.addWidget(self.new_noise, 2, 0)
+        controls.addWidget(self.iterative, 2, 1, 1, 3)
+
+        title = QLabel(
+            "<b>Forward process</b> q(x<sub>t</sub> | x<sub>0</sub>) = "
+            "N(√ᾱ<sub>t</sub> x<sub>0</sub>, (1 − ᾱ<sub>t</sub>) I)"
+        )
+        layout = QVBoxLayout(self)
+        layout.addWidget(title)
+        layout.addLayout(views, 1)
+        layout.addLayout(controls)
+        layout.addWidget(self.info)
+
+        state.image_changed.connect(self._image_changed)
+        state.schedule_changed.connect(self._schedule_changed)
+        state.t_changed.connect(self._t_changed)
+        state.noise_changed.connect(self._noise_changed)
+        state.iterative_changed.connect(self._iterative_changed)
+        self._schedule_changed()
+
+    # -- state → widgets -----------------------------------------------------------------------
+
+    def _schedule_changed(self) -> None:
+        for w in (self.slider, self.spin):
+            with QSignalBlocker(w):
+                w.setRange(0, self.state.T)
+                w.setValue(self.state.t)
+        self._chain = None
+        self.render()
+
+    def _image_changed(self) -> None:
+        working = self.state.working
+        self._x0 = working.astype(np.float32) / 127.5 - 1.0
+        self._xt = np.empty_like(self._x0)
+        self._scratch = np.empty_like(self._x0)
+        self._u8 = np.empty(self._x0.shape, np.uint8)
+        self.view_x0.set_image(working)
+        h, w = self.state.image.shape[:2]
+        wh, ww = working.shape[:2]
+        shown = "" if (h, w) == (wh, ww) else f", computed at {ww}×{wh}"
+        self.info.setText(f"{self.state.image_name}: {w}×{h}{shown}")
+        self._noise_changed()
+
+    def _noise_changed(self) -> None:
+        if self._x0 is None:
+            return
+        rng = np.random.default_rng(self.state.seed)
+        self._noise = rng.standard_normal(self._x0.shape, dtype=np.float32)
+        self.view_eps.set_image(float_to_uint8(self._noise / NOISE_SHOWN_SIGMAS))
+        self.view_eps.set_caption(f"ε  (seed {self.state.seed}, shown ±{NOISE_SHOWN_SIGMAS:g}σ)")
+        self._chain = None
+        self.render()
+
+    def _iterative_changed(self, on: bool) -> None:
+        with QSignalBlocker(self.iterative):
+            self.iterative.setChecked(on)
+        self.render()
+
+    def _t_changed(self, t: int) -> None:
+        for w in (self.slider, self.spin):
+            with QSignalBlocker(w):
+                w.setValue(t)
+        self.render()
+
+    def render(self) -> None:
+        """Recompute x_t for the current state and paint it (≈1 ms at 512²)."""
+        s, t = self.state.schedule, self.state.t
+        index = index_from_paper_t(t)
+        if t == 0:
+            self.readout.setText("t = 0: the clean image x₀   √ᾱ = 1   √(1−ᾱ) = 0   SNR = ∞")
+        else:
+            abar = float(s.alphas_cumprod[index])
+            snr = float(s.snr[index])
+            self.readout.setText(
+                f"t = {t} / {s.T}   √ᾱ_t = {math.sqrt(abar):.4f}   √(1−ᾱ_t) = {math.sqrt(1 - abar):.4f}   "
+                f"SNR = {snr:.4g}   (log SNR {math.log(snr):+.2f})"
+            )
+        if self._x0 is None:
+            return
+        if self.state.iterative:
+            if self._chain is None:
+                small = fit_long_side(self.state.working, ITERATIVE_MAX_SIDE).astype(np.float32) / 127.5 - 1.0
+                self._chain = IterativeChain(s, small, seed=self.state.seed)
+            self.view_xt.set_image(float_to_uint8(self._chain.at(index)))
+            self.view_xt.set_caption(f"x_t by {t} single steps (Eq. 2, {ITERATIVE_MAX_SIDE} px)")
+            return
+        q_sample_numpy(s, self._x0, index, self._noise, out=self._xt)
+        self.view_xt.set_image(float_to_uint8(self._xt, out=self._u8, scratch=self._scratch))
+        self.view_xt.set_caption("x_t = √ᾱ_t x₀ + √(1−ᾱ_t) ε  (Eq. 4)")

@@ -1,0 +1,68 @@
+"""A widget that paints an RGB uint8 array, scaled to fit, with a caption."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+
+class ImageView(QWidget):
+    """Paints the newest image straight from its buffer (no QPixmap round trip).
+
+    Small images (a 32² model) are enlarged with nearest-neighbour so pixels stay visible;
+    large ones are shrunk smoothly.
+    """
+
+    def __init__(self, caption: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.caption = caption
+        self._array: np.ndarray | None = None
+        self._image: QImage | None = None
+        self.setMinimumSize(120, 120)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def set_image(self, array: np.ndarray | None) -> None:
+        if array is None:
+            self._array = self._image = None
+        else:
+            array = np.ascontiguousarray(array)
+            h, w = array.shape[:2]
+            self._array = array  # QImage borrows this buffer; keep it alive
+            self._image = QImage(array.data, w, h, array.strides[0], QImage.Format.Format_RGB888)
+        self.update()
+
+    def image(self) -> np.ndarray | None:
+        return self._array
+
+    def set_caption(self, caption: str) -> None:
+        self.caption = caption
+        self.update()
+
+    def sizeHint(self) -> QSize:
+        return QSize(256, 280)
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), self.palette().window())
+        caption_h = self.fontMetrics().height() + 4
+        area = self.rect().adjusted(2, caption_h, -2, -2)
+        top = area.y()
+        if self._image is not None and area.width() > 0 and area.height() > 0:
+            w, h = self._image.width(), self._image.height()
+            scale = min(area.width() / w, area.height() / h)
+            if scale >= 1 and w <= 128:
+                scale = max(1, int(scale))  # integer zoom keeps small-model pixels square
+            tw, th = max(1, int(w * scale)), max(1, int(h * scale))
+            top = area.y() + (area.height() - th) // 2
+            target = QRect(area.x() + (area.width() - tw) // 2, top, tw, th)
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, scale < 1)
+            painter.drawImage(target, self._image)
+        else:
+            painter.setPen(QColor(140, 140, 140))
+            painter.drawText(area, Qt.AlignmentFlag.AlignCenter, "—")
+        painter.setPen(self.palette().windowText().color())
+        # The caption sits just above the picture, wherever the picture ends up.
+        painter.drawText(QRect(0, top - caption_h, self.width(), caption_h), Qt.AlignmentFlag.AlignCenter, self.caption)
+        painter.end()

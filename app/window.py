@@ -1,0 +1,377 @@
+"""The main window: forward panel, reverse panel, schedule plots, menus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QSignalBlocker, Qt, QTimer
+from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.export_dialog import ExportDialog
+from app.forward_panel import ForwardPanel
+from app.plots import SchedulePlots
+from app.qimage import qimage_to_array
+from app.reverse_panel import ReversePanel
+from app.state import ViewState
+from core import __version__
+from core.checkpoint import LoadedModel, load_model
+from core.device import describe_device
+from core.errors import DiffusionVizError
+from core.export import write_gif, write_pngs
+from core.frames import forward_pictures, reverse_pictures
+from core.images import load_image
+from core.schedules import SCHEDULE_NAMES, NoiseSchedule
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
+MAX_RECENT = 8
+MODEL_CHOICE = "model"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("diffusion-viz")
+        self.settings = settings or QSettings("diffusion-viz", "diffusion-viz")
+        self.state = ViewState()
+        self.model: LoadedModel | None = None
+
+        self.forward = ForwardPanel(self.state)
+        self.reverse = ReversePanel(self.state)
+        self.reverse.open_model.clicked.connect(self.choose_model)
+        self.reverse.message.connect(self.show_message)
+        self.plots = SchedulePlots()
+        self.plots.t_requested.connect(self.state.set_t)
+
+        self.schedule_choice = QComboBox()
+        self.schedule_choice.setToolTip("The schedule shown in the plots and used by the forward panel")
+        self.schedule_T = QSpinBox()
+        self.schedule_T.setRange(2, 10000)
+        self.schedule_T.setValue(1000)
+        self.schedule_T.setPrefix("T = ")
+        self.schedule_choice.currentIndexChanged.connect(self._schedule_requested)
+        self.schedule_T.editingFinished.connect(self._schedule_requested)
+        self._fill_schedule_choices()
+
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet("background:#fdecea; color:#611a15; padding:6px; border:1px solid #f5c6cb;")
+        self.banner.hide()
+        self._banner_timer = QTimer(self)
+        self._banner_timer.setSingleShot(True)
+        self._banner_timer.timeout.connect(self.banner.hide)
+
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(self.forward)
+        top.addWidget(self.reverse)
+        top.setStretchFactor(0, 3)
+        top.setStretchFactor(1, 2)
+        schedule_bar = QHBoxLayout()
+        schedule_bar.addWidget(QLabel("<b>Noise schedule</b>"))
+        schedule_bar.addWidget(self.schedule_choice)
+        schedule_bar.addWidget(self.schedule_T)
+        schedule_bar.addStretch(1)
+        schedule_bar.addWidget(QLabel("drag the red line to set t"))
+        bottom = QWidget()
+        bottom_layout = QVBoxLayout(bottom)
+        bottom_layout.setContentsMargins(6, 0, 6, 6)
+        bottom_layout.addLayout(schedule_bar)
+        bottom_layout.addWidget(self.plots)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(top)
+        split.addWidget(bottom)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.banner)
+        layout.addWidget(split, 1)
+        self.setCentralWidget(central)
+
+        self.device_label = QLabel()
+        self.statusBar().addPermanentWidget(self.device_label)
+        self._build_menus()
+        self._build_shortcuts()
+        self.setAcceptDrops(True)
+
+        self.state.schedule_changed.connect(self._schedule_changed)
+        self.state.t_changed.connect(self.plots.set_t)
+        self._schedule_changed()
+        self._restore_geometry()
+
+    # -- menus and keys ------------------------------------------------------------------------
+
+    def _build_menus(self) -> None:
+        file = self.menuBar().addMenu("&File")
+        self._action(file, "&Open image…", self.choose_image, QKeySequence.StandardKey.Open)
+        self._action(file, "&Paste image", self.paste_image, QKeySequence.StandardKey.Paste)
+        self.recent_menu = file.addMenu("Open &recent")
+        self._refresh_recent()
+        file.addSeparator()
+        self._action(file, "Open &model…", self.choose_model, "Ctrl+M")
+        file.addSeparator()
+        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        export = self.menuBar().addMenu("&Export")
+        self._action(export, "Reverse run as &GIF…", lambda: self.export_dialog(reverse=True, pngs=False), "Ctrl+E")
+        self._action(export, "Reverse run as PNG frames…", lambda: self.export_dialog(reverse=True, pngs=True))
+        self._action(export, "&Forward scrub as GIF…", lambda: self.export_dialog(reverse=False, pngs=False))
+        self._action(export, "Forward scrub as PNG frames…", lambda: self.export_dialog(reverse=False, pngs=True))
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&About", self._about)
+
+    def _action(self, menu, text, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_shortcuts(self) -> None:
+        keys = {
+            Qt.Key.Key_Space: self.reverse.toggle_play,
+            Qt.Key.Key_Right: self._key_right,
+            Qt.Key.Key_Left: lambda: self.reverse.seek(self.reverse.timeline.value() - 1),
+            Qt.Key.Key_Home: lambda: self.reverse.seek(0),
+            Qt.Key.Key_End: lambda: self.reverse.seek(len(self.reverse.worker.history) - 1),
+        }
+        for key, slot in keys.items():
+            shortcut = QShortcut(QKeySequence(key), self)
+            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+            shortcut.activated.connect(slot)
+
+    def _key_right(self) -> None:
+        r = self.reverse
+        if r.worker.is_paused or not r.worker.is_running and len(r.worker.history) == 0:
+            r.step()
+        else:
+            r.seek(r.timeline.value() + 1)
+
+    def _about(self) -> None:
+        self.show_message(
+            f"diffusion-viz {__version__}: DDPM, DDIM, improved DDPM and v-prediction, made visible.", error=False
+        )
+
+    # -- messages ------------------------------------------------------------------------------
+
+    def show_message(self, text: str, error: bool = True) -> None:
+        """One clear line for the user, in the window; nothing else changes."""
+        self.banner.setText(text)
+        self.banner.setStyleSheet(
+            "background:#fdecea; color:#611a15; padding:6px; border:1px solid #f5c6cb;"
+            if error
+            else "background:#e8f4fd; color:#0c3c60; padding:6px; border:1px solid #b6dcf7;"
+        )
+        self.banner.show()
+        self._banner_timer.start(12000)
+        self.statusBar().showMessage(text, 12000)
+
+    # -- images --------------------------------------------------------------------------------
+
+    def open_image(self, path: str | Path) -> bool:
+        """Load the image at ``path``; on failure say why and keep the current image."""
+        try:
+            image = load_image(path)
+        except DiffusionVizError as exc:
+            self.show_message(str(exc))
+            return False
+        self.state.set_image(image, Path(path).name)
+        self._remember_recent(str(Path(path).resolve()))
+        self.statusBar().showMessage(f"opened {Path(path).name}", 5000)
+        return True
+
+    def choose_image(self) -> None:
+        start = self.settings.value("last_image_dir", str(Path.home()))
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", start, IMAGE_FILTER)
+        if path:
+            self.settings.setValue("last_image_dir", str(Path(path).parent))
+            self.open_image(path)
+
+    def paste_image(self) -> None:
+        clipboard = QGuiApplication.clipboard()
+        mime = clipboard.mimeData()
+        if mime is not None and mime.hasUrls():
+            files = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
+            if files:
+                self.open_image(files[0])
+                return
+        image = clipboard.image()
+        if image.isNull():
+            self.show_message("The clipboard holds no image.")
+            return
+        self.state.set_image(qimage_to_array(image), "pasted image")
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls() or event.mimeData().hasImage():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        mime = event.mimeData()
+        files = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
+        if len(files) > 1:
+            self.show_message(f"{len(files)} files were dropped; drop one image at a time. Opening the first.")
+        if files:
+            event.acceptProposedAction()
+            self.open_image(files[0])
+        elif mime.hasImage():
+            event.acceptProposedAction()
+            self.state.set_image(qimage_to_array(QImage(mime.imageData())), "dropped image")
+
+    def _remember_recent(self, path: str) -> None:
+        recent = [p for p in self._recent() if p != path]
+        self.settings.setValue("recent_files", [path, *recent][:MAX_RECENT])
+        self._refresh_recent()
+
+    def _recent(self) -> list[str]:
+        value = self.settings.value("recent_files", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def _refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        recent = self._recent()
+        for path in recent:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _checked=False, p=path: self.open_image(p))
+        self.recent_menu.setEnabled(bool(recent))
+
+    # -- models --------------------------------------------------------------------------------
+
+    def open_model(self, folder: str | Path) -> bool:
+        """Load a model folder; on failure say why and keep the current model."""
+        try:
+            model = load_model(folder)
+        except DiffusionVizError as exc:
+            self.show_message(str(exc))
+            return False
+        self.set_model(model)
+        self.settings.setValue("last_model_dir", str(Path(folder).resolve().parent))
+        return True
+
+    def set_model(self, model: LoadedModel) -> None:
+        self.model = model
+        self.reverse.set_model(model)
+        self.device_label.setText(f"model on {describe_device(model.device)}")
+        self._fill_schedule_choices()
+        self.state.set_schedule(model.schedule, MODEL_CHOICE)
+
+    def choose_model(self) -> None:
+        start = self.settings.value("last_model_dir", str(Path.home()))
+        folder = QFileDialog.getExistingDirectory(self, "Open model folder", start)
+        if folder:
+            self.open_model(folder)
+
+    # -- schedule ------------------------------------------------------------------------------
+
+    def _fill_schedule_choices(self) -> None:
+        with QSignalBlocker(self.schedule_choice):
+            self.schedule_choice.clear()
+            if self.model is not None:
+                self.schedule_choice.addItem(
+                    f"the model's ({self.model.schedule.name}, T = {self.model.schedule.T})", MODEL_CHOICE
+                )
+            for name in SCHEDULE_NAMES:
+                self.schedule_choice.addItem(name, name)
+        self._sync_schedule_widgets()
+
+    def _schedule_requested(self) -> None:
+        choice = self.schedule_choice.currentData()
+        if choice == MODEL_CHOICE and self.model is not None:
+            self.state.set_schedule(self.model.schedule, MODEL_CHOICE)
+            return
+        T = self.schedule_T.value()
+        if choice == self.state.schedule_choice and T == self.state.T:
+            return
+        self.state.set_schedule(NoiseSchedule.from_name(choice, T), choice)
+
+    def _sync_schedule_widgets(self) -> None:
+        with QSignalBlocker(self.schedule_choice), QSignalBlocker(self.schedule_T):
+            i = self.schedule_choice.findData(self.state.schedule_choice)
+            if i >= 0:
+                self.schedule_choice.setCurrentIndex(i)
+            self.schedule_T.setValue(self.state.T)
+            self.schedule_T.setEnabled(self.state.schedule_choice != MODEL_CHOICE)
+
+    def _schedule_changed(self) -> None:
+        self.plots.set_schedule(self.state.schedule)
+        self.plots.set_t(self.state.t)
+        self._sync_schedule_widgets()
+
+    # -- export --------------------------------------------------------------------------------
+
+    def export_dialog(self, reverse: bool, pngs: bool) -> None:
+        if reverse and not self.reverse.frames():
+            self.show_message("There is no reverse run to export yet: press Play first.")
+            return
+        if not reverse and self.state.image is None:
+            self.show_message("Open an image first.")
+            return
+        size = self.model.image_size if (reverse and self.model) else max(self.state.working.shape[:2])
+        dialog = ExportDialog(reverse, default_scale=max(1, min(8, 256 // max(size, 1))), parent=self)
+        if not dialog.exec():
+            return
+        if pngs:
+            target = QFileDialog.getExistingDirectory(self, "Folder for PNG frames", str(Path.home()))
+        else:
+            target, _ = QFileDialog.getSaveFileName(self, "Save GIF", str(Path.home() / "diffusion.gif"), "GIF (*.gif)")
+        if target:
+            self.export(target, reverse=reverse, pngs=pngs, **dialog.options())
+
+    def export(
+        self,
+        target: str | Path,
+        *,
+        reverse: bool,
+        pngs: bool = False,
+        content: str = "both",
+        fps: float = 20,
+        stride: int = 1,
+        scale: int = 1,
+        label: bool = True,
+    ) -> bool:
+        """Write the reverse run or the forward scrub; on failure say why (no partial file is left)."""
+        try:
+            if reverse:
+                pictures = reverse_pictures(self.reverse.frames(), content, stride, scale, label)
+            else:
+                pictures = forward_pictures(
+                    self.state.schedule, self.state.working, self.state.seed, stride, scale, label
+                )
+            if pngs:
+                write_pngs(pictures, target)
+            else:
+                write_gif(pictures, target, fps)
+        except DiffusionVizError as exc:
+            self.show_message(str(exc))
+            return False
+        self.show_message(f"Exported {len(pictures)} frames to {target}", error=False)
+        return True
+
+    # -- window life ---------------------------------------------------------------------------
+
+    def _restore_geometry(self) -> None:
+        geometry = self.settings.value("geometry")
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1400, 900)
+
+    def closeEvent(self, event) -> None:
+        self.reverse.shutdown()
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.sync()
+        super().closeEvent(event)
+
+
+def default_image_path() -> Path:
+    return Path(__file__).resolve().parent.parent / "assets" / "sample.png"

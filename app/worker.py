@@ -1,0 +1,175 @@
+"""Runs a reverse chain on a worker thread; the GUI thread paints.
+
+The worker only produces :class:`core.chain.Frame` objects (numpy arrays) into a bounded
+history and emits light signals carrying its run id. Cancel and pause are ``threading.Event``
+flags checked between model steps, so a stop takes effect within one step.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+
+from PySide6.QtCore import QObject, Signal
+
+from core.chain import Frame
+from core.errors import DiffusionVizError
+
+DEFAULT_HISTORY_BYTES = 256 * 1024 * 1024
+
+
+class FrameHistory:
+    """The frames of one run, bounded in bytes.
+
+    When the budget is exceeded the history is thinned to every other frame (the final frame
+    is always kept) and only every ``stride``-th new frame is recorded from then on, so a
+    10 000-step run of a large model still fits.
+    """
+
+    def __init__(self, max_bytes: int = DEFAULT_HISTORY_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._frames: list[Frame] = []
+        self._bytes = 0
+        self.stride = 1
+        self._lock = threading.Lock()
+
+    def append(self, frame: Frame, final: bool = False) -> None:
+        with self._lock:
+            if not final and frame.n % self.stride:
+                return
+            self._frames.append(frame)
+            self._bytes += frame.nbytes
+            while self._bytes > self.max_bytes and len(self._frames) > 2:
+                newest = self._frames[-1]  # the live view and the final sample are never dropped
+                self._frames = self._frames[:-1][::2] + [newest]
+                self._bytes = sum(f.nbytes for f in self._frames)
+                self.stride *= 2
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._frames)
+
+    def __getitem__(self, i: int) -> Frame:
+        with self._lock:
+            return self._frames[i]
+
+    def snapshot(self) -> list[Frame]:
+        with self._lock:
+            return list(self._frames)
+
+    @property
+    def nbytes(self) -> int:
+        with self._lock:
+            return self._bytes
+
+
+class ChainWorker(QObject):
+    """Owns the worker thread of the reverse panel.
+
+    Signals carry the run id; a receiver drops anything from an older run.
+    ``started(run_id, num_steps)``, ``frame_ready(run_id)`` (the newest frame is
+    ``history[-1]``), ``finished(run_id, completed)``, ``failed(run_id, message)``.
+    """
+
+    started = Signal(int, int)
+    frame_ready = Signal(int)
+    finished = Signal(int, bool)
+    failed = Signal(int, str)
+
+    def __init__(self, parent: QObject | None = None, history_bytes: int = DEFAULT_HISTORY_BYTES) -> None:
+        super().__init__(parent)
+        self.run_id = 0
+        self.history = FrameHistory(history_bytes)
+        self.history_bytes = history_bytes
+        self._thread: threading.Thread | None = None
+        self._cancel = threading.Event()
+        self._go = threading.Event()
+        self._go.set()
+        self._single_step = False
+        self.steps_per_second = 0.0
+
+    # -- control (GUI thread) ------------------------------------------------------------------
+
+    def start(self, make_frames: Callable[[], Iterator[Frame]], paused: bool = False) -> int:
+        """Stop any current run, then run ``make_frames()`` on a new thread. Returns the run id."""
+        self.stop()
+        self.run_id += 1
+        self.history = FrameHistory(self.history_bytes)
+        self._cancel = threading.Event()
+        self._go = threading.Event()
+        if not paused:
+            self._go.set()
+        self._single_step = paused
+        self.steps_per_second = 0.0
+        run_id, cancel, go, history = self.run_id, self._cancel, self._go, self.history
+        self._thread = threading.Thread(
+            target=self._run, args=(run_id, make_frames, cancel, go, history), name=f"chain-{run_id}", daemon=True
+        )
+        self._thread.start()
+        return run_id
+
+    def pause(self) -> None:
+        self._go.clear()
+
+    def resume(self) -> None:
+        self._single_step = False
+        self._go.set()
+
+    def step_once(self) -> None:
+        """While paused, let exactly one more step through."""
+        self._single_step = True
+        self._go.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Cancel the current run and wait for its thread (it ends within one model step)."""
+        self._cancel.set()
+        self._go.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        self._thread = None
+
+    @property
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def is_paused(self) -> bool:
+        return self.is_running and not self._go.is_set()
+
+    # -- the thread ----------------------------------------------------------------------------
+
+    def _run(self, run_id, make_frames, cancel: threading.Event, go: threading.Event, history: FrameHistory) -> None:
+        completed = False
+        try:
+            frames = make_frames()
+            t0, count, announced = time.perf_counter(), 0, False
+            while True:
+                while not go.wait(0.05):
+                    if cancel.is_set():
+                        break
+                if cancel.is_set():
+                    break
+                frame = next(frames, None)
+                if frame is None:
+                    completed = True
+                    break
+                if not announced:
+                    self.started.emit(run_id, frame.num_steps)
+                    announced = True
+                final = frame.n == frame.num_steps
+                history.append(frame, final=final)
+                count += 1
+                self.steps_per_second = count / max(time.perf_counter() - t0, 1e-9)
+                if self._single_step and not final:
+                    go.clear()
+                self.frame_ready.emit(run_id)
+        except DiffusionVizError as exc:
+            self.failed.emit(run_id, str(exc))
+            return
+        except Exception as exc:  # anything else from the model: report, keep the window alive
+            traceback.print_exc()
+            self.failed.emit(run_id, f"the run failed: {type(exc).__name__}: {exc}")
+            return
+        self.finished.emit(run_id, completed)

@@ -1,0 +1,92 @@
+"""Writing frames as an animated GIF or numbered PNGs, atomically."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from core.errors import DiffusionVizError
+from core.files import atomic_write, atomic_write_bytes
+
+LABEL_HEIGHT = 14
+
+
+def compose(panels: Sequence[np.ndarray], scale: int = 1, label: str | None = None, gap: int = 2) -> np.ndarray:
+    """Panels side by side on white, nearest-neighbour scaled, with an optional label strip."""
+    scaled = [p.repeat(scale, axis=0).repeat(scale, axis=1) if scale > 1 else p for p in panels]
+    h = max(p.shape[0] for p in scaled)
+    w = sum(p.shape[1] for p in scaled) + gap * (len(scaled) - 1)
+    top = LABEL_HEIGHT if label else 0
+    canvas = np.full((h + top, w, 3), 255, np.uint8)
+    x = 0
+    for p in scaled:
+        canvas[top : top + p.shape[0], x : x + p.shape[1]] = p
+        x += p.shape[1] + gap
+    if label:
+        image = Image.fromarray(canvas)
+        ImageDraw.Draw(image).text((2, 1), label, fill=(0, 0, 0), font=ImageFont.load_default())
+        canvas = np.asarray(image)
+    return canvas
+
+
+def write_gif(frames: Sequence[np.ndarray], path: str | Path, fps: float = 10.0) -> Path:
+    """An animated GIF of uint8 RGB frames at ``fps`` (looping), written atomically."""
+    if not frames:
+        raise DiffusionVizError("there are no frames to export")
+    if not 0 < fps <= 100:
+        raise DiffusionVizError("fps must lie in (0, 100]")
+    path = _check_target(path)
+    duration = max(10, round(1000 / fps / 10) * 10)  # GIF stores hundredths of a second
+    images = [Image.fromarray(f) for f in frames]
+
+    def write(tmp: Path) -> None:
+        images[0].save(
+            tmp,
+            format="GIF",
+            save_all=True,
+            append_images=images[1:],
+            duration=duration,
+            loop=0,
+            optimize=False,
+            disposal=1,
+        )
+
+    return _guarded(lambda: atomic_write(path, write), path)
+
+
+def write_pngs(frames: Sequence[np.ndarray], folder: str | Path, prefix: str = "frame") -> list[Path]:
+    """Numbered PNGs ``prefix_0000.png`` … in ``folder`` (created if missing), each written atomically."""
+    if not frames:
+        raise DiffusionVizError("there are no frames to export")
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DiffusionVizError(f"cannot create {folder}: {exc.strerror or exc}") from None
+    paths = []
+    for i, frame in enumerate(frames):
+        buf = io.BytesIO()
+        Image.fromarray(frame).save(buf, format="PNG")
+        target = folder / f"{prefix}_{i:04d}.png"
+        paths.append(_guarded(lambda t=target, b=buf: atomic_write_bytes(t, b.getvalue()), target))
+    return paths
+
+
+def _check_target(path: str | Path) -> Path:
+    path = Path(path)
+    if path.is_dir():
+        raise DiffusionVizError(f"{path} is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise DiffusionVizError(f"the folder {path.parent} does not exist")
+    return path
+
+
+def _guarded(write, path: Path):
+    try:
+        return write()
+    except OSError as exc:
+        raise DiffusionVizError(f"could not write {path}: {exc.strerror or exc}") from None

@@ -1,0 +1,54 @@
+"""Turning runs into lists of pictures for export: reverse frames and forward scrubs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from core.chain import Frame
+from core.export import compose
+from core.forward import q_sample_numpy
+from core.images import float_to_uint8
+from core.schedules import NoiseSchedule, index_from_paper_t
+
+CONTENT = ("both", "xt", "x0")
+
+
+def reverse_pictures(
+    frames: Sequence[Frame], content: str = "both", stride: int = 1, scale: int = 1, label: bool = True
+) -> list[np.ndarray]:
+    """One picture per ``stride``-th frame of a reverse run (the final sample always included)."""
+    if content not in CONTENT:
+        raise ValueError(f"content must be one of {', '.join(CONTENT)}")
+    chosen = list(frames[::stride])
+    if frames and chosen[-1] is not frames[-1]:
+        chosen.append(frames[-1])
+    pictures = []
+    for f in chosen:
+        panels = {"both": [f.x_t, f.x0_hat], "xt": [f.x_t], "x0": [f.x0_hat]}[content]
+        final = f.n >= f.num_steps
+        text = (
+            ("x0 (final)" if final else f"t={f.t}  x_t | x0_hat" if content == "both" else f"t={f.t}")
+            if label
+            else None
+        )
+        pictures.append(compose(panels, scale=scale, label=text))
+    return pictures
+
+
+def forward_pictures(
+    schedule: NoiseSchedule, image: np.ndarray, seed: int, stride: int = 10, scale: int = 1, label: bool = True
+) -> list[np.ndarray]:
+    """x_t for paper t = 0, stride, 2·stride, …, T of ``image`` (uint8 RGB) under ``schedule``."""
+    x0 = image.astype(np.float32) / 127.5 - 1.0
+    noise = np.random.default_rng(seed).standard_normal(x0.shape, dtype=np.float32)
+    ts = list(range(0, schedule.T + 1, stride))
+    if ts[-1] != schedule.T:
+        ts.append(schedule.T)
+    out = np.empty_like(x0)
+    pictures = []
+    for t in ts:
+        xt = float_to_uint8(q_sample_numpy(schedule, x0, index_from_paper_t(t), noise, out=out))
+        pictures.append(compose([xt], scale=scale, label=f"t={t}" if label else None))
+    return pictures

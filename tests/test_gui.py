@@ -1,0 +1,298 @@
+"""The window, driven the way a user drives it (pytest-qt, offscreen)."""
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from PySide6.QtCore import QObject, QSettings, Qt, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtTest import QTest
+
+from app.window import MainWindow
+from core.checkpoint import load_model, save_model
+from core.forward import q_sample_numpy
+from core.schedules import NoiseSchedule
+from core.unet import UNet, UNetConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def model_dir(tmp_path):
+    torch.manual_seed(0)
+    net = UNet(UNetConfig(base_channels=8, channel_mults=(1, 2), attention_resolutions=(4,), groups=4, image_size=8))
+    return save_model(tmp_path / "tiny-model", net, NoiseSchedule.cosine(100), "eps")
+
+
+@pytest.fixture
+def photo(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "photo.png"
+    Image.fromarray(rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, model_dir, photo):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(settings)
+    qtbot.addWidget(w)
+    w.set_model(load_model(model_dir))
+    assert w.open_image(photo)
+    yield w
+    w.reverse.shutdown()
+
+
+def test_slider_moves_the_state_and_the_state_moves_every_view(window):
+    window.forward.slider.setValue(40)
+    assert window.state.t == 40
+    assert window.forward.spin.value() == 40
+    assert window.plots.cursor_t() == 40
+    window.state.set_t(73)
+    assert window.forward.slider.value() == 73 and window.forward.spin.value() == 73
+    assert window.plots.cursor_t() == 73
+
+
+def test_dragging_a_plot_cursor_sets_t(window):
+    cursor = window.plots.cursors["betas"]
+    cursor.setValue(25)  # what a drag does
+    assert window.state.t == 25
+    assert window.forward.slider.value() == 25
+    assert all(c.value() == 25 for c in window.plots.cursors.values())
+
+
+def test_x_t_on_screen_is_the_closed_form(window):
+    window.state.set_t(0)
+    assert np.array_equal(window.forward.view_xt.image(), window.state.working)
+    window.state.set_t(60)
+    x0 = window.state.working.astype(np.float32) / 127.5 - 1
+    noise = np.random.default_rng(window.state.seed).standard_normal(x0.shape, dtype=np.float32)
+    expected = q_sample_numpy(window.state.schedule, x0, 59, noise)
+    shown = window.forward.view_xt.image().astype(np.float32) / 127.5 - 1
+    assert np.abs(shown - np.clip(expected, -1, 1)).max() <= 1.01 / 127.5
+    before = shown.copy()
+    window.forward.new_noise.click()
+    assert not np.array_equal(window.forward.view_xt.image().astype(np.float32) / 127.5 - 1, before)
+
+
+def test_step_by_step_toggle_agrees_in_distribution(window):
+    window.state.set_t(100)
+    window.forward.iterative.setChecked(True)
+    assert window.state.iterative
+    iterated = window.forward.view_xt.image().astype(np.float64)
+    window.forward.iterative.setChecked(False)
+    closed = window.forward.view_xt.image().astype(np.float64)
+    # At the end of the cosine chain both are (almost) pure noise: same mean and spread, different pixels.
+    assert abs(iterated.mean() - closed.mean()) < 8 and abs(iterated.std() - closed.std()) < 8
+    assert not np.array_equal(
+        iterated[: closed.shape[0], : closed.shape[1]], closed[: iterated.shape[0], : iterated.shape[1]]
+    )
+
+
+def test_schedule_choice_drives_plots_and_panel(window):
+    combo = window.schedule_choice
+    assert combo.currentData() == "model"  # a loaded model's own schedule is the one shown
+    assert not window.schedule_T.isEnabled()
+    combo.setCurrentIndex(combo.findData("linear"))
+    assert window.state.schedule.name == "linear"
+    _, ys = window.plots.curves["alphas_cumprod"].getData()
+    assert np.allclose(ys, window.state.schedule.alphas_cumprod.numpy())
+    window.schedule_T.setValue(200)
+    window.schedule_T.editingFinished.emit()
+    assert window.state.T == 200 and window.forward.slider.maximum() == 200
+    window.state.set_schedule(NoiseSchedule.sigmoid(50), "sigmoid")
+    assert combo.currentData() == "sigmoid" and window.schedule_T.value() == 50
+
+
+class Recorder(QObject):
+    def __init__(self, worker):
+        super().__init__()
+        self.events = []
+        worker.started.connect(lambda r, n: self.events.append(("started", r)))
+        worker.frame_ready.connect(lambda r: self.events.append(("frame", r)))
+        worker.finished.connect(lambda r, ok: self.events.append(("finished", r, ok)))
+        worker.failed.connect(lambda r, m: self.events.append(("failed", r, m)))
+
+
+def test_a_run_emits_its_signals_in_order_and_records_every_frame(window, qtbot):
+    panel = window.reverse
+    panel.start_from.setCurrentText("pure noise")
+    panel.sampler.setCurrentIndex(panel.sampler.findData("ddim"))
+    panel.steps.setValue(10)
+    rec = Recorder(panel.worker)
+    with qtbot.waitSignal(panel.worker.finished, timeout=20000):
+        run_id = panel.start()
+    kinds = [e[0] for e in rec.events]
+    assert kinds == ["started"] + ["frame"] * 11 + ["finished"]
+    assert all(e[1] == run_id for e in rec.events) and rec.events[-1][2] is True
+    frames = panel.frames()
+    assert [f.n for f in frames] == list(range(11)) and frames[-1].t == 0
+    qtbot.waitUntil(lambda: panel.view_x0.caption.startswith("x₀: the final"))
+    assert np.array_equal(panel.view_xt.image(), frames[-1].x_t)
+    panel.timeline.setValue(3)  # scrub back
+    assert np.array_equal(panel.view_xt.image(), frames[3].x_t)
+    assert "step 4 / 10" in panel.status.text()
+
+
+def test_stop_takes_effect_within_one_step(window, qtbot, monkeypatch):
+    panel = window.reverse
+    calls = []
+    real = panel.model.network.forward
+
+    def slow(x, t):
+        calls.append(time.perf_counter())
+        time.sleep(0.02)
+        return real(x, t)
+
+    monkeypatch.setattr(panel.model.network, "forward", slow)
+    panel.start_from.setCurrentText("pure noise")
+    with qtbot.waitSignal(panel.worker.frame_ready, timeout=10000):
+        run_id = panel.start()
+    with qtbot.waitSignal(panel.worker.finished, timeout=10000) as blocker:
+        panel.stop()
+        stopped = len(calls)
+    assert blocker.args == [run_id, False]
+    assert not panel.worker.is_running
+    time.sleep(0.1)
+    assert len(calls) <= stopped + 1 and len(calls) < 100
+
+
+def test_pause_and_step_one(window, qtbot):
+    panel = window.reverse
+    panel.start_from.setCurrentText("pure noise")
+    with qtbot.waitSignal(panel.worker.frame_ready, timeout=10000):
+        panel.step()  # from idle: start paused, one step
+    qtbot.wait(200)
+    assert len(panel.worker.history) == 1 and panel.worker.is_paused
+    with qtbot.waitSignal(panel.worker.frame_ready, timeout=10000):
+        panel.step()
+    qtbot.wait(200)
+    assert len(panel.worker.history) == 2
+    panel.stop()
+
+
+def test_a_new_run_never_shows_frames_of_the_old_one(window, qtbot):
+    panel = window.reverse
+    panel.start_from.setCurrentText("pure noise")
+    first = panel.start()
+    second = panel.start()
+    assert second == first + 1
+    with qtbot.waitSignal(panel.worker.finished, timeout=30000, check_params_cb=lambda r, ok: r == second):
+        pass
+    panel._on_frame(first)  # a late signal of the old run is ignored
+    assert all(f.num_steps == panel.frames()[0].num_steps for f in panel.frames())
+
+
+def test_keyboard_play_pause_and_timeline(window, qtbot):
+    # Keys go to the QWindow, the path a real key press takes (through the shortcut map).
+    window.show()
+    handle = window.windowHandle()
+    handle.requestActivate()
+    qtbot.waitUntil(lambda: QGuiApplication.focusWindow() is handle, timeout=5000)
+    panel = window.reverse
+    panel.start_from.setCurrentText("pure noise")
+    panel.sampler.setCurrentIndex(panel.sampler.findData("ddim"))
+    panel.steps.setValue(20)
+    QTest.keyClick(handle, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: len(panel.worker.history) > 0, timeout=10000)
+    QTest.keyClick(handle, Qt.Key.Key_Space)
+    assert panel.worker.is_paused and panel.play.text() == "Play"
+    QTest.keyClick(handle, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: not panel.worker.is_running, timeout=20000)
+    qtbot.waitUntil(lambda: panel.timeline.maximum() == 20, timeout=5000)
+    QTest.keyClick(handle, Qt.Key.Key_Home)
+    assert panel.timeline.value() == 0
+    QTest.keyClick(handle, Qt.Key.Key_Right)
+    assert panel.timeline.value() == 1
+    QTest.keyClick(handle, Qt.Key.Key_End)
+    assert panel.timeline.value() == 20
+
+
+def test_a_bad_image_gets_a_message_and_the_old_image_stays(window, tmp_path):
+    before = window.state.image.copy()
+    bad = tmp_path / "notes.png"
+    bad.write_text("not an image")
+    assert not window.open_image(bad)
+    assert window.banner.isVisibleTo(window) and "notes.png" in window.banner.text()
+    assert np.array_equal(window.state.image, before)
+
+
+def test_a_bad_model_gets_a_message_and_the_old_model_stays(window, tmp_path):
+    old = window.model
+    (tmp_path / "empty").mkdir()
+    assert not window.open_model(tmp_path / "empty")
+    assert "config.json is missing" in window.banner.text()
+    assert window.model is old and window.reverse.model is old
+
+
+def test_recent_files_persist(window, photo, tmp_path):
+    window.settings.sync()
+    again = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    assert str(photo.resolve()) in again.value("recent_files")
+
+
+def test_gif_round_trip_from_the_window(window, qtbot, tmp_path):
+    panel = window.reverse
+    panel.start_from.setCurrentText("pure noise")
+    panel.sampler.setCurrentIndex(panel.sampler.findData("ddim"))
+    panel.steps.setValue(8)
+    with qtbot.waitSignal(panel.worker.finished, timeout=20000):
+        panel.start()
+    out = tmp_path / "run.gif"
+    assert window.export(out, reverse=True, content="both", fps=25, stride=1, scale=4, label=True)
+    with Image.open(out) as gif:
+        assert gif.n_frames == 9
+        assert gif.size == (8 * 4 * 2 + 2, 8 * 4 + 14)
+        durations = []
+        for i in range(gif.n_frames):
+            gif.seek(i)
+            durations.append(gif.info["duration"])
+    assert durations == [40] * 9
+    out2 = tmp_path / "forward.gif"
+    assert window.export(out2, reverse=False, fps=10, stride=25, scale=1, label=False)
+    with Image.open(out2) as gif:
+        assert gif.n_frames == 5 and gif.size == (80, 60)  # t = 0, 25, 50, 75, 100
+
+
+def test_export_to_a_missing_folder_says_so_and_writes_nothing(window, tmp_path):
+    assert not window.export(tmp_path / "nope" / "run.gif", reverse=False, stride=50)
+    assert "does not exist" in window.banner.text()
+    assert not (tmp_path / "nope").exists()
+
+
+class Emitter(QObject):
+    ping = Signal(bool)
+
+
+def test_ten_thousand_signals_do_not_abort(qtbot):
+    # PySide6 6.12.0 on CPython 3.11 drops a reference to True on every emit and aborts the process
+    # ("Fatal Python error: bool_dealloc") after a few thousand. This must survive.
+    emitter, received = Emitter(), []
+    emitter.ping.connect(received.append)
+    for _ in range(10_000):
+        emitter.ping.emit(True)
+    worker_side = threading.Thread(target=lambda: [emitter.ping.emit(True) for _ in range(2_000)])
+    worker_side.start()
+    worker_side.join()
+    qtbot.waitUntil(lambda: len(received) == 12_000, timeout=10000)
+    assert all(received)
+
+
+def test_the_real_program_starts_and_quits(model_dir, photo):
+    env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"}
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", str(photo), "--model", str(model_dir), "--quit-after", "1500"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
