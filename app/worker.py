@@ -88,6 +88,8 @@ class ChainWorker(QObject):
         self._go = threading.Event()
         self._go.set()
         self._single_step = False
+        self._done = threading.Event()
+        self._done.set()
         self.steps_per_second = 0.0
 
     # -- control (GUI thread) ------------------------------------------------------------------
@@ -102,13 +104,12 @@ class ChainWorker(QObject):
         if not paused:
             self._go.set()
         self._single_step = paused
+        self._done = threading.Event()
         self.steps_per_second = 0.0
-        run_id, cancel, go, history = self.run_id, self._cancel, self._go, self.history
-        self._thread = threading.Thread(
-            target=self._run, args=(run_id, make_frames, cancel, go, history), name=f"chain-{run_id}", daemon=True
-        )
+        args = (self.run_id, make_frames, self._cancel, self._go, self.history, self._done)
+        self._thread = threading.Thread(target=self._run, args=args, name=f"chain-{self.run_id}", daemon=True)
         self._thread.start()
-        return run_id
+        return self.run_id
 
     def pause(self) -> None:
         self._go.clear()
@@ -132,7 +133,8 @@ class ChainWorker(QObject):
 
     @property
     def is_running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """True from start() until the run's last signal is on its way (not until its thread exits)."""
+        return self._thread is not None and not self._done.is_set()
 
     @property
     def is_paused(self) -> bool:
@@ -140,7 +142,15 @@ class ChainWorker(QObject):
 
     # -- the thread ----------------------------------------------------------------------------
 
-    def _run(self, run_id, make_frames, cancel: threading.Event, go: threading.Event, history: FrameHistory) -> None:
+    def _run(
+        self,
+        run_id,
+        make_frames,
+        cancel: threading.Event,
+        go: threading.Event,
+        history: FrameHistory,
+        done: threading.Event,
+    ) -> None:
         completed = False
         try:
             frames = make_frames()
@@ -166,10 +176,13 @@ class ChainWorker(QObject):
                     go.clear()
                 self.frame_ready.emit(run_id)
         except DiffusionVizError as exc:
+            done.set()
             self.failed.emit(run_id, str(exc))
             return
         except Exception as exc:  # anything else from the model: report, keep the window alive
             traceback.print_exc()
+            done.set()
             self.failed.emit(run_id, f"the run failed: {type(exc).__name__}: {exc}")
             return
+        done.set()
         self.finished.emit(run_id, completed)

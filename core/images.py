@@ -50,13 +50,17 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     if not path.exists():
         raise ImageLoadError(f"{name} does not exist")
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 image.seek(0)
                 image.load()
                 image = ImageOps.exif_transpose(image) or image
                 rgb = to_rgb(image)
+        # Some decoders (TIFF) only warn when the data ends early and hand back a partial image.
+        if any("runcat" in str(w.message) for w in caught):
+            raise OSError("truncated data")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageLoadError(
             f"{name} is too large to open safely (more than {MAX_PIXELS // 1_000_000} megapixels)"
@@ -65,7 +69,9 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
         raise ImageLoadError(f"{name} is not an image this program can read") from None
     except PermissionError:
         raise ImageLoadError(f"{name} cannot be read: permission denied") from None
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+    except MemoryError:
+        raise ImageLoadError(f"{name} is too large to open") from None
+    except Exception as exc:  # Pillow's decoders raise many types on damaged data
         raise ImageLoadError(f"{name} could not be read: it looks truncated or corrupt ({exc})") from None
     if rgb.width < 1 or rgb.height < 1:
         raise ImageLoadError(f"{name} has no pixels")

@@ -1,0 +1,155 @@
+"""The command line, as a script or a user at a terminal runs it."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import core.data
+from app.cli import main
+from core.checkpoint import save_model
+from core.schedules import NoiseSchedule
+from core.unet import UNet, UNetConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def model_dir(tmp_path):
+    torch.manual_seed(0)
+    net = UNet(UNetConfig(base_channels=8, channel_mults=(1, 2), attention_resolutions=(4,), groups=4, image_size=8))
+    return save_model(
+        tmp_path / "tiny",
+        net,
+        NoiseSchedule.linear(60),
+        "eps",
+        provenance={"holdout_seed": 0, "holdout_fraction": 0.25},
+    )
+
+
+@pytest.fixture
+def photo(tmp_path):
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (40, 50, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def _run(*args):
+    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_help_and_version_need_no_display():
+    # No display and no offscreen platform: opening a window here would abort the process.
+    result = _run("--help")
+    assert result.returncode == 0 and "export" in result.stdout and "IMAGE" in result.stdout
+    result = _run("--version")
+    assert result.returncode == 0 and result.stdout.startswith("diffusion-viz ")
+    assert _run("export", "--help").returncode == 0
+
+
+def test_export_reverse_writes_a_gif(model_dir, photo, tmp_path, capsys):
+    out = tmp_path / "run.gif"
+    code = main(
+        [
+            "export",
+            str(photo),
+            "--out",
+            str(out),
+            "--mode",
+            "reverse",
+            "--model",
+            str(model_dir),
+            "--sampler",
+            "ddim",
+            "--steps",
+            "6",
+            "--strength",
+            "40",
+            "--fps",
+            "10",
+            "--scale",
+            "2",
+        ]
+    )
+    assert code == 0
+    with Image.open(out) as gif:
+        assert gif.n_frames == 7  # 6 steps and the final sample
+        assert gif.size == (8 * 2 * 2 + 2, 8 * 2 + 14)
+        assert gif.info["duration"] == 100
+    assert "wrote 7 frames" in capsys.readouterr().out
+
+
+def test_export_forward_with_a_named_schedule(photo, tmp_path):
+    out = tmp_path / "fwd.gif"
+    assert (
+        main(
+            [
+                "export",
+                str(photo),
+                "--out",
+                str(out),
+                "--mode",
+                "forward",
+                "--schedule",
+                "linear",
+                "--stride",
+                "250",
+                "--no-label",
+                "--scale",
+                "1",
+            ]
+        )
+        == 0
+    )
+    with Image.open(out) as gif:
+        assert gif.n_frames == 5 and gif.size == (50, 40)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["export", "missing.png", "--out", "{tmp}/a.gif", "--model", "{model}"], "does not exist"),
+        (["export", "{photo}", "--out", "{tmp}/no/such/folder/a.gif", "--model", "{model}"], "does not exist"),
+        (["export", "{photo}", "--out", "{tmp}/a.gif", "--model", "{tmp}"], "not a model folder"),
+        (["export", "{photo}", "--out", "{tmp}/a.gif", "--model", "{model}", "--strength", "999"], "--strength"),
+        (["sample", "--out", "{tmp}/g.png", "--model", "{model}", "--eta", "3"], "eta"),
+    ],
+)
+def test_bad_input_gets_one_line_and_a_nonzero_exit(args, message, model_dir, photo, tmp_path, capsys):
+    filled = [a.format(tmp=tmp_path, model=model_dir, photo=photo) for a in args]
+    assert main(filled) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and err.count("\n") == 0 and "Traceback" not in err
+    assert not list(tmp_path.glob("*.gif")) and not list(tmp_path.glob("*.tmp"))
+
+
+def test_sample_writes_a_grid(model_dir, tmp_path):
+    out = tmp_path / "grid.png"
+    assert main(["sample", "--model", str(model_dir), "--out", str(out), "--n", "4", "--steps", "5"]) == 0
+    with Image.open(out) as grid:
+        assert grid.size == ((2 * 8 + 3 * 2) * 4,) * 2
+
+
+def test_evaluate_prints_bits_per_dim(model_dir, tmp_path, capsys):
+    data = tmp_path / "imgs"
+    data.mkdir()
+    for i in range(8):
+        Image.fromarray(np.full((8, 8, 3), i * 30, np.uint8)).save(data / f"{i}.png")
+    assert main(["evaluate", "--model", str(model_dir), "--data", str(data), "--stride", "5"]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("held-out bits/dim"))
+    assert np.isfinite(float(line.split(":")[1].split()[0]))
+
+
+def test_train_without_the_emoji_font_says_how_to_install(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(core.data, "EMOJI_FONT_PATHS", (str(tmp_path / "none.ttf"),))
+    assert main(["train", "--data", "emoji", "--out", str(tmp_path / "run"), "--steps", "1"]) == 2
+    assert "apt-get install fonts-noto-color-emoji" in capsys.readouterr().err
