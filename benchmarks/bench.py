@@ -1,0 +1,316 @@
+"""diffusion-viz benchmark: what the user feels, each against its floor or its peer, as ratios.
+
+Run:  QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench.py [--quick]
+
+Prints one table: measurement, ours, reference, ratio, goal, met / not met. Times are medians.
+Nothing here asserts; it measures (tests assert behaviour, this script reports speed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+ROWS: list[tuple] = []
+
+
+def median_time(fn, repeat: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
+
+
+def row(name, ours, ref, unit, goal_text, met, ratio=None):
+    ratio = ours / ref if ratio is None and ref else ratio
+    ROWS.append((name, ours, ref, unit, ratio, goal_text, met))
+
+
+def fmt(v, unit):
+    if v is None:
+        return "—"
+    if unit == "ms":
+        return f"{v * 1000:.2f} ms"
+    if unit == "img/s":
+        return f"{v:.1f} img/s"
+    return f"{v:.3g} {unit}"
+
+
+def bench_forward(app, quick):
+    for side in (256, 512, 1024):
+        _bench_forward_size(app, quick, side)
+
+
+def _bench_forward_size(app, quick, side):
+    from app.forward_panel import ForwardPanel
+    from app.state import ViewState
+    from core.forward import q_sample_numpy
+    from core.images import float_to_uint8
+    from core.schedules import NoiseSchedule
+
+    image = np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    state = ViewState(NoiseSchedule.linear())
+    panel = ForwardPanel(state)
+    panel.resize(1400, 600)
+    panel.show()
+    state.set_image(image, "bench")
+    app.processEvents()
+    ts = iter(range(1, 10**9))
+
+    def scrub():
+        state.set_t(1 + next(ts) % 999)
+        panel.view_xt.repaint()  # synchronous paint: the pixels are on the widget when this returns
+
+    ours = median_time(scrub, 30 if quick else 100)
+    # The floor: the same arithmetic and uint8 conversion on the same array, nothing else.
+    x0 = state.working.astype(np.float32) / 127.5 - 1
+    eps = np.random.default_rng(1).standard_normal(x0.shape, dtype=np.float32)
+    out, scratch, u8 = np.empty_like(x0), np.empty_like(x0), np.empty(x0.shape, np.uint8)
+
+    def floor():
+        q_sample_numpy(state.schedule, x0, 500, eps, out=out)
+        float_to_uint8(out, out=u8, scratch=scratch)
+
+    ref = median_time(floor, 30 if quick else 100)
+    computed = f"{state.working.shape[1]}²"
+    met = ("met" if ours / ref <= 2.0 else "NOT met") if side == 512 else "—"
+    row(
+        f"1. forward scrub {side}² (computed at {computed}): new t → painted",
+        ours,
+        ref,
+        "ms",
+        "≤ 2× floor at 512²" if side == 512 else "(reported)",
+        met,
+    )
+    panel.close()
+    panel.deleteLater()
+    app.processEvents()
+
+
+def load_bench_model(folder):
+    from core.checkpoint import BUNDLED_MODEL, load_model
+
+    return load_model(folder or BUNDLED_MODEL)
+
+
+def bench_reverse(app, quick, model):
+    from PySide6.QtCore import QTimer
+
+    from app.reverse_panel import ReversePanel
+    from app.state import ViewState
+
+    steps = 50 if quick else 200
+    x = torch.randn(1, model.channels, model.image_size, model.image_size).contiguous(memory_format=torch.channels_last)
+    t = torch.tensor([500])
+
+    def bare():
+        with torch.inference_mode():
+            model(x, t)
+
+    bare_step = median_time(bare, steps, warmup=5)
+
+    state = ViewState(model.schedule)
+    panel = ReversePanel(state)
+    panel.set_model(model)
+    panel.show()
+    panel.start_from.setCurrentText("pure noise")
+    panel.sampler.setCurrentIndex(panel.sampler.findData("ddim"))
+    panel.steps.setValue(steps)
+
+    lateness = []
+    timer = QTimer()
+    timer.setInterval(5)
+    last = [time.perf_counter()]
+
+    def tick():
+        now = time.perf_counter()
+        lateness.append(now - last[0] - 0.005)
+        last[0] = now
+
+    timer.timeout.connect(tick)
+    done = []
+    panel.worker.finished.connect(lambda r, ok: done.append(time.perf_counter()))
+    t0 = time.perf_counter()
+    timer.start()
+    panel.start()
+    while not done:
+        app.processEvents()
+        time.sleep(0.001)
+    timer.stop()
+    app.processEvents()
+    per_step = (done[0] - t0) / steps
+    overhead = per_step / bare_step - 1
+    row(
+        f"2. reverse chain per step, app path vs bare model ({steps} DDIM steps)",
+        per_step,
+        bare_step,
+        "ms",
+        "overhead ≤ 10 %",
+        "met" if overhead <= 0.10 else "NOT met",
+    )
+    stall = max(lateness) if lateness else 0.0
+    row(
+        "4. GUI thread's longest stall during the run",
+        stall,
+        0.050,
+        "ms",
+        "< 50 ms",
+        "met" if stall < 0.05 else "NOT met",
+    )
+    panel.shutdown()
+    panel.close()
+    return per_step
+
+
+def bench_vs_diffusers(quick, model):
+    try:
+        from diffusers import DDIMScheduler, DDPMScheduler
+    except ImportError:
+        row("3. our loop vs diffusers' scheduler loop", None, None, "ms", "≥ 1.0×", "skipped (no diffusers)")
+        return
+    from core.samplers import SamplerConfig, final_step, sample_loop
+
+    steps = 50
+    x_T = torch.randn(1, model.channels, model.image_size, model.image_size)
+    betas = model.schedule.betas.float()
+    pred = {"eps": "epsilon", "x0": "sample", "v": "v_prediction"}[model.prediction]
+
+    def ours(sampler):
+        config = SamplerConfig(sampler=sampler, steps=steps, clip_x0=True, spacing="trailing")
+        if sampler == "ddpm":
+            config = SamplerConfig(sampler="ddpm", clip_x0=True)
+        g = torch.Generator().manual_seed(0)
+        return lambda: final_step(
+            sample_loop(model, model.schedule, config, x_T.clone(), prediction=model.prediction, generator=g)
+        )
+
+    def theirs(sampler):
+        if sampler == "ddim":
+            sched = DDIMScheduler(
+                num_train_timesteps=model.schedule.T,
+                trained_betas=betas.numpy(),
+                prediction_type=pred,
+                clip_sample=True,
+                timestep_spacing="trailing",
+                set_alpha_to_one=True,
+            )
+            sched.set_timesteps(steps)
+        else:
+            sched = DDPMScheduler(
+                num_train_timesteps=model.schedule.T,
+                trained_betas=betas.numpy(),
+                prediction_type=pred,
+                clip_sample=True,
+                variance_type="fixed_small",
+            )
+            sched.set_timesteps(model.schedule.T)
+
+        def run():
+            g = torch.Generator().manual_seed(0)
+            x = x_T.clone()
+            with torch.inference_mode():
+                for t in sched.timesteps:
+                    out = model(x, t.reshape(1))
+                    x = sched.step(out, t, x, generator=g).prev_sample
+            return x
+
+        return run
+
+    for sampler, label, n in (
+        ("ddim", f"DDIM {steps} steps", 5 if quick else 15),
+        ("ddpm", "DDPM 1000 steps", 1 if quick else 3),
+    ):
+        a = median_time(ours(sampler), n, warmup=1)
+        b = median_time(theirs(sampler), n, warmup=1)
+        speed = b / a
+        row(
+            f"3. our {label} loop vs diffusers' scheduler loop (same network)",
+            a,
+            b,
+            "ms",
+            "≥ 1.0× as fast",
+            "met" if speed >= 1.0 else "NOT met",
+            ratio=speed,
+        )
+
+
+def bench_gif(quick):
+    from core.export import write_gif
+
+    frames = [np.random.default_rng(i).integers(0, 256, (256, 256, 3), dtype=np.uint8) for i in range(100)]
+    frames = [(f // 32 * 32).astype(np.uint8) for f in frames]  # few colours, like our frames
+    with tempfile.TemporaryDirectory() as d:
+        secs = median_time(lambda: write_gif(frames, Path(d) / "x.gif", 20), 2 if quick else 3, warmup=1)
+    row("5. GIF export, 100 frames at 256²", secs, 1.0, "ms", "< 1 s", "met" if secs < 1.0 else "NOT met")
+
+
+def bench_train(quick):
+    from core.train import TrainConfig, train
+
+    with tempfile.TemporaryDirectory() as d:
+        steps = 10 if quick else 30
+        cfg = TrainConfig(out=d, steps=steps, log_every=steps, checkpoint_every=10**9, num_samples=4)
+        summary = train(cfg, log=lambda _m: None)
+    row(
+        "6. training throughput at 32², batch 64 (this machine)",
+        summary["img_per_s"],
+        None,
+        "img/s",
+        "(reported)",
+        "—",
+        ratio=None,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--skip-train", action="store_true")
+    parser.add_argument("--model", default=None, help="model folder (default: the bundled emoji model)")
+    args = parser.parse_args()
+
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    model = load_bench_model(args.model)
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, model {model.name} on {model.device}",
+        flush=True,
+    )
+    sections = [("forward scrub", lambda: bench_forward(app, args.quick)),
+                ("reverse chain and GUI stalls", lambda: bench_reverse(app, args.quick, model)),
+                ("sampling loop vs diffusers", lambda: bench_vs_diffusers(args.quick, model)),
+                ("GIF export", lambda: bench_gif(args.quick))]
+    if not args.skip_train:
+        sections.append(("training throughput", lambda: bench_train(args.quick)))
+    for i, (name, run) in enumerate(sections, 1):
+        print(f"[{i}/{len(sections)}] {name} …", file=sys.stderr, flush=True)
+        run()
+
+    ROWS.sort(key=lambda r: r[0])
+    width = max(len(r[0]) for r in ROWS)
+    print()
+    print(f"{'measurement'.ljust(width)} | {'ours':>12} | {'reference':>12} | {'ratio':>7} | {'goal':<18} | result")
+    print("-" * (width + 75))
+    for name, ours, ref, unit, ratio, goal, met in ROWS:
+        r = "—" if ratio is None else f"{ratio:.2f}×"
+        print(f"{name.ljust(width)} | {fmt(ours, unit):>12} | {fmt(ref, unit):>12} | {r:>7} | {goal:<18} | {met}")
+
+
+if __name__ == "__main__":
+    main()
