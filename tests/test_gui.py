@@ -284,8 +284,9 @@ def test_ten_thousand_signals_do_not_abort(qtbot):
     assert all(received)
 
 
-def test_the_real_program_starts_and_quits(model_dir, photo):
-    env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"}
+def test_the_real_program_starts_and_quits(model_dir, photo, tmp_path):
+    env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config"),
+           "XDG_DATA_HOME": str(tmp_path / "data")}
     result = subprocess.run(
         [sys.executable, "-m", "app.cli", str(photo), "--model", str(model_dir), "--quit-after", "1500"],
         cwd=ROOT,
@@ -296,3 +297,34 @@ def test_the_real_program_starts_and_quits(model_dir, photo):
     )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
+    assert list((tmp_path / "config").rglob("*.conf")), "window geometry and recent files were not saved"
+
+
+def test_dropping_a_file_opens_it(window, tmp_path):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    other = tmp_path / "dropped.png"
+    Image.fromarray(np.full((30, 20, 3), 200, np.uint8)).save(other)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(other))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    assert window.state.image_name == "dropped.png" and window.state.image.shape == (30, 20, 3)
+    assert "dropped.png" in window.forward.info.text()
+
+
+def test_pasting_an_image(window):
+    from PySide6.QtGui import QColor, QImage
+
+    image = QImage(12, 7, QImage.Format.Format_ARGB32)
+    image.fill(QColor(10, 200, 30, 255))
+    QGuiApplication.clipboard().setImage(image)
+    window.paste_image()
+    assert window.state.image.shape == (7, 12, 3)
+    assert tuple(window.state.image[0, 0]) == (10, 200, 30)
+    QGuiApplication.clipboard().clear()
+    window.paste_image()
+    assert "no image" in window.banner.text()
+    assert window.state.image.shape == (7, 12, 3)  # the pasted image stays
