@@ -163,13 +163,14 @@ def _sampler_config(args):
 
 def _run_sample(args) -> int:
     from core.evaluate import describe, sample_grid_images
+    from core.export import check_target
     from core.grid import save_grid
 
+    out = check_target(args.out)  # before sampling, so a bad path costs no waiting
     model = _load(args)
     config = _sampler_config(args)
     print(f"model: {describe(model)}", flush=True)
     images = sample_grid_images(model, config, args.n)
-    out = _writable(args.out)
     save_grid(images, out)
     print(f"wrote {len(images)} samples ({config.sampler}, seed {config.seed}) to {out}")
     return 0
@@ -194,12 +195,12 @@ def _run_evaluate(args) -> int:
 
 def _run_export(args) -> int:
     from core.chain import run_chain
-    from core.export import write_gif
+    from core.export import check_target, write_gif
     from core.frames import forward_pictures, reverse_pictures
     from core.images import fit_long_side, load_image
     from core.schedules import NoiseSchedule
 
-    out = _writable(args.out)
+    out = check_target(args.out)
     image = load_image(args.image)
     if args.mode == "forward":
         if args.schedule == "model":
@@ -223,15 +224,6 @@ def _run_export(args) -> int:
     write_gif(pictures, out, args.fps)
     print(f"wrote {len(pictures)} frames to {out}")
     return 0
-
-
-def _writable(path: str) -> Path:
-    out = Path(path)
-    if out.is_dir():
-        raise DiffusionVizError(f"{out} is a folder; give a file name")
-    if not out.parent.exists():
-        raise DiffusionVizError(f"the folder {out.parent} does not exist")
-    return out
 
 
 def _run_train(args) -> int:
@@ -281,6 +273,10 @@ def main(argv: list[str] | None = None) -> int:
         return _run_export(args)
     except DiffusionVizError as exc:
         print(f"diffusion-viz: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a read-only folder, a full disk: the system's words, without a traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"diffusion-viz: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("diffusion-viz: interrupted", file=sys.stderr)

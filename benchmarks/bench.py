@@ -200,24 +200,13 @@ def bench_vs_diffusers(quick, model):
         )
 
     def theirs(sampler):
+        same = dict(num_train_timesteps=model.schedule.T, trained_betas=betas.numpy(), prediction_type=pred,
+                    clip_sample=True)
         if sampler == "ddim":
-            sched = DDIMScheduler(
-                num_train_timesteps=model.schedule.T,
-                trained_betas=betas.numpy(),
-                prediction_type=pred,
-                clip_sample=True,
-                timestep_spacing="trailing",
-                set_alpha_to_one=True,
-            )
+            sched = DDIMScheduler(**same, timestep_spacing="trailing", set_alpha_to_one=True)
             sched.set_timesteps(steps)
         else:
-            sched = DDPMScheduler(
-                num_train_timesteps=model.schedule.T,
-                trained_betas=betas.numpy(),
-                prediction_type=pred,
-                clip_sample=True,
-                variance_type="fixed_small",
-            )
+            sched = DDPMScheduler(**same, variance_type="fixed_small")
             sched.set_timesteps(model.schedule.T)
 
         def run():

@@ -39,7 +39,7 @@ def write_gif(frames: Sequence[np.ndarray], path: str | Path, fps: float = 10.0)
         raise DiffusionVizError("there are no frames to export")
     if not 0 < fps <= 100:
         raise DiffusionVizError("fps must lie in (0, 100]")
-    path = _check_target(path)
+    path = check_target(path)
     duration = max(10, round(1000 / fps / 10) * 10)  # GIF stores hundredths of a second
     images = [Image.fromarray(f) for f in frames]
 
@@ -76,7 +76,8 @@ def write_pngs(frames: Sequence[np.ndarray], folder: str | Path, prefix: str = "
     return paths
 
 
-def _check_target(path: str | Path) -> Path:
+def check_target(path: str | Path) -> Path:
+    """``path`` as a Path if a file can be written there, else a DiffusionVizError saying why."""
     path = Path(path)
     if path.is_dir():
         raise DiffusionVizError(f"{path} is a folder; give a file name")

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -129,6 +130,18 @@ def test_bad_input_gets_one_line_and_a_nonzero_exit(args, message, model_dir, ph
     err = capsys.readouterr().err.strip()
     assert message in err and err.count("\n") == 0 and "Traceback" not in err
     assert not list(tmp_path.glob("*.gif")) and not list(tmp_path.glob("*.tmp"))
+
+
+def test_a_folder_that_refuses_writes_gets_one_line(model_dir, tmp_path, monkeypatch, capsys):
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path))
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    out = tmp_path / "grid.png"
+    assert main(["sample", "--model", str(model_dir), "--out", str(out), "--n", "1", "--steps", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"diffusion-viz: Permission denied: {tmp_path}"
+    assert not out.exists()
 
 
 def test_sample_writes_a_grid(model_dir, tmp_path):
