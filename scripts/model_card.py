@@ -62,7 +62,7 @@ T = {model.schedule.T}, at {model.image_size}×{model.image_size} RGB. Trained b
 these are the EMA weights.
 
 ## Data and licence
-- {prov['data']}: Debian's `fonts-noto-color-emoji`, read through fontTools' CBDT table, each bitmap
+- Noto Color Emoji, from Debian's `fonts-noto-color-emoji`, read through fontTools' CBDT table, each bitmap
   composited on white and centred in a square, resized with Lanczos to {model.image_size}². Random horizontal flips.
 - {prov['train_images']} images for training, {prov['held_out_images']} held out ({prov['holdout_fraction']:.0%},
   split seed {prov['holdout_seed']}; `core.data.split_holdout`).
@@ -98,7 +98,8 @@ Top row: 16 samples; bottom row: the training image nearest to each (L2 in pixel
 
 RMS distance (0–255 scale) from each sample to its nearest training image: median {np.median(dist):.1f},
 min {dist.min():.1f}. For comparison, held-out emoji lie at median {np.median(held_dist):.1f} from their nearest
-training emoji (the font has many near-duplicates, such as skin-tone variants).
+training emoji (the font has many near-duplicates, such as skin-tone variants). The closest sample is
+number {int(dist.argmin()) + 1} in the row above.
 """
     (folder / "MODEL_CARD.md").write_text(card)
     (folder / "evaluation.json").write_text(json.dumps({**bpd, "seconds": eval_s,

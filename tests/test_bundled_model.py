@@ -1,5 +1,7 @@
 """The model that ships in assets/: it loads offline and its samples look like emoji on white."""
 
+import json
+
 import numpy as np
 
 from core.checkpoint import BUNDLED_MODEL, load_model
@@ -9,11 +11,19 @@ from core.samplers import SamplerConfig
 
 def test_the_bundled_model_is_small_documented_and_safetensors_only():
     files = {p.name for p in BUNDLED_MODEL.iterdir()}
-    assert {"config.json", "model.safetensors", "MODEL_CARD.md", "samples.png"} <= files
+    assert {"config.json", "model.safetensors", "MODEL_CARD.md", "samples.png", "nearest_neighbours.png"} <= files
     assert not any(name.endswith((".pt", ".pth", ".bin", ".ckpt", ".pkl")) for name in files)
     assert sum(p.stat().st_size for p in BUNDLED_MODEL.iterdir()) < 20 * 1024 * 1024
     model = load_model(BUNDLED_MODEL, device="cpu")
     assert model.image_size == 32 and model.config["provenance"]["steps"] >= 1000
+
+
+def test_the_model_card_reports_the_measured_bits_per_dim_and_command():
+    card = (BUNDLED_MODEL / "MODEL_CARD.md").read_text()
+    measured = json.loads((BUNDLED_MODEL / "evaluation.json").read_text())
+    provenance = json.loads((BUNDLED_MODEL / "config.json").read_text())["provenance"]
+    assert f"{measured['bpd']:.3f}" in card
+    assert f"--steps {provenance['steps']}" in card and "--data emoji" in card
 
 
 def test_bundled_samples_are_colourful_pictures_on_white():
