@@ -41,7 +41,7 @@ def write_gif(frames: Sequence[np.ndarray], path: str | Path, fps: float = 10.0)
         raise DiffusionVizError("fps must lie in (0, 100]")
     path = check_target(path)
     duration = max(10, round(1000 / fps / 10) * 10)  # GIF stores hundredths of a second
-    images = [Image.fromarray(f) for f in frames]
+    images = [to_gif_palette(f) for f in frames]
 
     def write(tmp: Path) -> None:
         images[0].save(
@@ -56,6 +56,22 @@ def write_gif(frames: Sequence[np.ndarray], path: str | Path, fps: float = 10.0)
         )
 
     return _guarded(lambda: atomic_write(path, write), path)
+
+
+def to_gif_palette(frame: np.ndarray) -> Image.Image:
+    """One frame as a 256-colour palette image, fitted to that frame.
+
+    Pillow's default (median cut) takes ~20 ms for a noisy 256² frame and seconds for a smooth
+    gradient; the fast octree takes ~2 ms at the same error on smooth images. Octree colours are
+    cluster means, so a white background comes out as (254, 254, 254): entries within 5 levels of
+    white or black are snapped to them, so backgrounds and labels stay exact.
+    """
+    image = Image.fromarray(frame).quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+    palette = np.asarray(image.getpalette(), np.uint8).reshape(-1, 3).copy()
+    palette[(palette >= 250).all(axis=1)] = 255
+    palette[(palette <= 5).all(axis=1)] = 0
+    image.putpalette(palette.ravel().tolist())
+    return image
 
 
 def write_pngs(frames: Sequence[np.ndarray], folder: str | Path, prefix: str = "frame") -> list[Path]:
