@@ -20,12 +20,14 @@ from PySide6.QtWidgets import (
 
 from app.imageview import ImageView
 from app.state import ViewState
-from core.forward import IterativeChain, q_sample_numpy
+from core.forward import ForwardPictures, IterativeChain
 from core.images import fit_long_side, float_to_uint8
 from core.schedules import index_from_paper_t
 
 ITERATIVE_MAX_SIDE = 128
 NOISE_SHOWN_SIGMAS = 3.0
+READOUTS = (("t", "t ="), ("sqrt_abar", "√ᾱ_t ="), ("sqrt_one_minus_abar", "√(1−ᾱ_t) ="), ("snr", "SNR ="),
+            ("log_snr", "log SNR ="))
 
 
 class ForwardPanel(QWidget):
@@ -34,9 +36,7 @@ class ForwardPanel(QWidget):
     def __init__(self, state: ViewState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        self._x0: np.ndarray | None = None  # float32 HWC in [−1, 1]
-        self._noise: np.ndarray | None = None
-        self._xt = self._scratch = self._u8 = None
+        self._pictures: ForwardPictures | None = None  # x_t for the current image and ε
         self._chain: IterativeChain | None = None
 
         self.view_x0 = ImageView("x₀")
@@ -52,8 +52,17 @@ class ForwardPanel(QWidget):
         self.spin = QSpinBox()
         self.spin.setPrefix("t = ")
         self.spin.valueChanged.connect(state.set_t)
-        self.readout = QLabel()
-        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # Names are fixed labels and values plain digits: re-shaping a line of Greek and maths
+        # symbols on every slider move cost more than computing x_t itself.
+        readout = QHBoxLayout()
+        self.readout: dict[str, QLabel] = {}
+        for key, name in READOUTS:
+            readout.addWidget(QLabel(name))
+            value = QLabel()
+            value.setMinimumWidth(value.fontMetrics().horizontalAdvance("0000 / 0000"))
+            readout.addWidget(value)
+            self.readout[key] = value
+        readout.addStretch(1)
         self.new_noise = QPushButton("New noise")
         self.new_noise.setToolTip("Draw a new ε (the seed goes up by one)")
         self.new_noise.clicked.connect(lambda: state.new_noise())
@@ -69,7 +78,7 @@ class ForwardPanel(QWidget):
         controls = QGridLayout()
         controls.addWidget(self.slider, 0, 0, 1, 3)
         controls.addWidget(self.spin, 0, 3)
-        controls.addWidget(self.readout, 1, 0, 1, 4)
+        controls.addLayout(readout, 1, 0, 1, 4)
         controls.addWidget(self.new_noise, 2, 0)
         controls.addWidget(self.iterative, 2, 1, 1, 3)
 
@@ -102,10 +111,6 @@ class ForwardPanel(QWidget):
 
     def _image_changed(self) -> None:
         working = self.state.working
-        self._x0 = working.astype(np.float32) / 127.5 - 1.0
-        self._xt = np.empty_like(self._x0)
-        self._scratch = np.empty_like(self._x0)
-        self._u8 = np.empty(self._x0.shape, np.uint8)
         self.view_x0.set_image(working)
         h, w = self.state.image.shape[:2]
         wh, ww = working.shape[:2]
@@ -114,11 +119,12 @@ class ForwardPanel(QWidget):
         self._noise_changed()
 
     def _noise_changed(self) -> None:
-        if self._x0 is None:
+        working = self.state.working
+        if working is None:
             return
-        rng = np.random.default_rng(self.state.seed)
-        self._noise = rng.standard_normal(self._x0.shape, dtype=np.float32)
-        self.view_eps.set_image(float_to_uint8(self._noise / NOISE_SHOWN_SIGMAS))
+        noise = np.random.default_rng(self.state.seed).standard_normal(working.shape, dtype=np.float32)
+        self._pictures = ForwardPictures(working, noise)
+        self.view_eps.set_image(float_to_uint8(noise / NOISE_SHOWN_SIGMAS))
         self.view_eps.set_caption(f"ε  (seed {self.state.seed}, shown ±{NOISE_SHOWN_SIGMAS:g}σ)")
         self._chain = None
         self.render()
@@ -135,19 +141,18 @@ class ForwardPanel(QWidget):
         self.render()
 
     def render(self) -> None:
-        """Recompute x_t for the current state and paint it (≈1 ms at 512²)."""
+        """Recompute x_t and the read-outs for the current state; the views repaint at display rate."""
         s, t = self.state.schedule, self.state.t
         index = index_from_paper_t(t)
-        if t == 0:
-            self.readout.setText("t = 0: the clean image x₀   √ᾱ = 1   √(1−ᾱ) = 0   SNR = ∞")
+        if t == 0:  # the clean image
+            values = (f"0 / {s.T}", "1", "0", "inf", "inf")
         else:
-            abar = float(s.alphas_cumprod[index])
-            snr = float(s.snr[index])
-            self.readout.setText(
-                f"t = {t} / {s.T}   √ᾱ_t = {math.sqrt(abar):.4f}   √(1−ᾱ_t) = {math.sqrt(1 - abar):.4f}   "
-                f"SNR = {snr:.4g}   (log SNR {math.log(snr):+.2f})"
-            )
-        if self._x0 is None:
+            abar, snr = float(s.alphas_cumprod[index]), float(s.snr[index])
+            values = (f"{t} / {s.T}", f"{math.sqrt(abar):.4f}", f"{math.sqrt(1 - abar):.4f}", f"{snr:.4g}",
+                      f"{math.log(snr):+.2f}")
+        for (key, _), value in zip(READOUTS, values, strict=True):
+            self.readout[key].setText(value)
+        if self._pictures is None:
             return
         if self.state.iterative:
             if self._chain is None:
@@ -156,6 +161,5 @@ class ForwardPanel(QWidget):
             self.view_xt.set_image(float_to_uint8(self._chain.at(index)))
             self.view_xt.set_caption(f"x_t by {t} single steps (Eq. 2, {ITERATIVE_MAX_SIDE} px)")
             return
-        q_sample_numpy(s, self._x0, index, self._noise, out=self._xt)
-        self.view_xt.set_image(float_to_uint8(self._xt, out=self._u8, scratch=self._scratch))
+        self.view_xt.set_image(self._pictures.at(s, index))
         self.view_xt.set_caption("x_t = √ᾱ_t x₀ + √(1−ᾱ_t) ε  (Eq. 4)")

@@ -21,6 +21,7 @@ class ImageView(QWidget):
         self._array: np.ndarray | None = None
         self._image: QImage | None = None
         self.setMinimumSize(120, 120)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # paintEvent fills every pixel itself
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def set_image(self, array: np.ndarray | None) -> None:
@@ -37,8 +38,9 @@ class ImageView(QWidget):
         return self._array
 
     def set_caption(self, caption: str) -> None:
-        self.caption = caption
-        self.update()
+        if caption != self.caption:
+            self.caption = caption
+            self.update()
 
     def sizeHint(self) -> QSize:
         return QSize(256, 280)

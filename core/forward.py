@@ -53,6 +53,35 @@ def q_sample_numpy(
     return out
 
 
+class ForwardPictures:
+    """x_t of Eq. (4) as a uint8 picture, for one image and one ε, at any t, with no allocation.
+
+    Scrubbing calls :meth:`at` for every slider move. The arithmetic is folded into display units
+    (127.5·x_0 and 127.5·ε are kept), so each call is one multiply, one add, one round and one cast,
+    done by torch on all cores into buffers that are reused. Gives the same pixels as
+    ``float_to_uint8(q_sample_numpy(...))`` up to float rounding.
+    """
+
+    def __init__(self, x0: np.ndarray, noise: np.ndarray) -> None:
+        """``x0``: uint8 HWC; ``noise``: float32 of the same shape."""
+        if x0.shape != noise.shape:
+            raise ValueError(f"x0 {x0.shape} and noise {noise.shape} differ in shape")
+        # torch.tensor copies, so read-only inputs (a decoded image) are fine.
+        self._x0 = torch.tensor(x0, dtype=torch.float32).sub_(127.5)
+        self._noise = torch.tensor(noise, dtype=torch.float32).mul_(127.5)
+        self._scratch = torch.empty_like(self._x0)
+        self._out = torch.empty(x0.shape, dtype=torch.uint8)
+
+    def at(self, schedule: NoiseSchedule, t: int) -> np.ndarray:
+        """The picture at array index ``t`` (−1 is x_0). The array is overwritten by the next call."""
+        a = 1.0 if t < 0 else float(schedule.sqrt_alphas_cumprod[t])
+        b = 0.0 if t < 0 else float(schedule.sqrt_one_minus_alphas_cumprod[t])
+        s = torch.mul(self._x0, a, out=self._scratch)
+        s.add_(self._noise, alpha=b).add_(128.0).clamp_(0.0, 255.0)  # +127.5 to shift, +0.5 to round
+        self._out.copy_(s)
+        return self._out.numpy()
+
+
 class IterativeChain:
     """x_t built by iterating q(x_t | x_{t−1}) (Eq. 2) from x_0, with fresh noise at every step.
 

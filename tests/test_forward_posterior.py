@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.forward import q_sample, q_step
+from core.forward import ForwardPictures, q_sample, q_sample_numpy, q_step
+from core.images import float_to_uint8
 from core.posterior import q_posterior_mean_variance
 from core.schedules import NoiseSchedule
 
@@ -71,3 +72,16 @@ def test_posterior_at_first_step_is_the_clean_image_without_nan():
     assert torch.allclose(mean, x0)
     assert (var == 0).all()
     assert torch.isfinite(log_var).all()
+
+
+def test_the_scrub_picture_is_eq_4_in_display_units():
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (40, 24, 3), dtype=np.uint8)
+    noise = rng.standard_normal(image.shape, dtype=np.float32)
+    schedule = NoiseSchedule.cosine()
+    pictures = ForwardPictures(image, noise)
+    assert np.array_equal(pictures.at(schedule, -1), image)  # paper t = 0 is the image itself
+    x0 = image.astype(np.float32) / 127.5 - 1
+    for t in (0, 10, 499, 999):
+        expected = float_to_uint8(q_sample_numpy(schedule, x0, t, noise)).astype(int)
+        assert np.abs(pictures.at(schedule, t).astype(int) - expected).max() <= 1
