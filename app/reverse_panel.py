@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QSpinBox,
     QVBoxLayout,
@@ -26,7 +27,7 @@ from core.samplers import SamplerConfig
 from core.schedules import index_from_paper_t, matching_index
 
 START_NOISE, START_IMAGE = "pure noise", "forward image at its t"
-PAINT_INTERVAL_MS = 16
+PAINT_INTERVAL_MS = 33
 
 
 class ReversePanel(QWidget):
@@ -97,6 +98,9 @@ class ReversePanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setFormat("%v / %m")
         self.status = QLabel("Press Play to run the model's reverse chain.")
+        # Its text changes with every painted step; an Ignored width keeps that from re-laying out
+        # (and repainting) the whole window, plots included, many times a second.
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.timeline = QSlider(Qt.Orientation.Horizontal)
         self.timeline.setAccessibleName("timeline")
         self.timeline.setEnabled(False)
@@ -246,7 +250,7 @@ class ReversePanel(QWidget):
 
     def shutdown(self) -> None:
         self._paint_timer.stop()
-        self.worker.stop()
+        self.worker.shutdown()
 
     def _update_buttons(self) -> None:
         running = self.worker.is_running

@@ -2,11 +2,13 @@
 
 The worker only produces :class:`core.chain.Frame` objects (numpy arrays) into a bounded
 history and emits light signals carrying its run id. Cancel and pause are ``threading.Event``
-flags checked between model steps, so a stop takes effect within one step.
+flags checked between model steps, so a stop takes effect within one step. One long-lived
+inference thread serves every run.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 import traceback
@@ -65,9 +67,27 @@ class FrameHistory:
             return self._bytes
 
 
-class ChainWorker(QObject):
-    """Owns the worker thread of the reverse panel.
+class _Run:
+    """One reverse run's inputs and flags, shared between the GUI thread and the inference thread."""
 
+    def __init__(self, run_id: int, make_frames: Callable[[], Iterator[Frame]], history: FrameHistory,
+                 paused: bool) -> None:
+        self.run_id = run_id
+        self.make_frames = make_frames
+        self.history = history
+        self.cancel = threading.Event()
+        self.go = threading.Event()
+        if not paused:
+            self.go.set()
+        self.single_step = paused
+        self.done = threading.Event()  # set just before the run's last signal is emitted
+
+
+class ChainWorker(QObject):
+    """Owns the inference thread of the reverse panel.
+
+    One long-lived thread runs every run in turn, so torch's thread pool stays warm (a fresh
+    thread per run made each model step measurably slower on a 2-core machine).
     Signals carry the run id; a receiver drops anything from an older run.
     ``started(run_id, num_steps)``, ``frame_ready(run_id)`` (the newest frame is
     ``history[-1]``), ``finished(run_id, completed)``, ``failed(run_id, message)``.
@@ -83,77 +103,80 @@ class ChainWorker(QObject):
         self.run_id = 0
         self.history = FrameHistory(history_bytes)
         self.history_bytes = history_bytes
+        self._jobs: queue.SimpleQueue[_Run | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._cancel = threading.Event()
-        self._go = threading.Event()
-        self._go.set()
-        self._single_step = False
-        self._done = threading.Event()
-        self._done.set()
+        self._run: _Run | None = None
         self.steps_per_second = 0.0
 
     # -- control (GUI thread) ------------------------------------------------------------------
 
     def start(self, make_frames: Callable[[], Iterator[Frame]], paused: bool = False) -> int:
-        """Stop any current run, then run ``make_frames()`` on a new thread. Returns the run id."""
+        """Stop any current run, then queue ``make_frames()`` for the inference thread. Returns the run id."""
         self.stop()
         self.run_id += 1
         self.history = FrameHistory(self.history_bytes)
-        self._cancel = threading.Event()
-        self._go = threading.Event()
-        if not paused:
-            self._go.set()
-        self._single_step = paused
-        self._done = threading.Event()
         self.steps_per_second = 0.0
-        args = (self.run_id, make_frames, self._cancel, self._go, self.history, self._done)
-        self._thread = threading.Thread(target=self._run, args=args, name=f"chain-{self.run_id}", daemon=True)
-        self._thread.start()
+        self._run = _Run(self.run_id, make_frames, self.history, paused)
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._serve, name="inference", daemon=True)
+            self._thread.start()
+        self._jobs.put(self._run)
         return self.run_id
 
     def pause(self) -> None:
-        self._go.clear()
+        if self._run is not None:
+            self._run.go.clear()
 
     def resume(self) -> None:
-        self._single_step = False
-        self._go.set()
+        if self._run is not None:
+            self._run.single_step = False
+            self._run.go.set()
 
     def step_once(self) -> None:
         """While paused, let exactly one more step through."""
-        self._single_step = True
-        self._go.set()
+        if self._run is not None:
+            self._run.single_step = True
+            self._run.go.set()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Cancel the current run and wait for its thread (it ends within one model step)."""
-        self._cancel.set()
-        self._go.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
+        """Cancel the current run and wait until it has ended (within one model step)."""
+        run = self._run
+        if run is None:
+            return
+        run.cancel.set()
+        run.go.set()
+        if threading.current_thread() is not self._thread:
+            run.done.wait(timeout)
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop the current run and end the inference thread (the window is closing)."""
+        self.stop(timeout)
+        if self._thread is not None and self._thread.is_alive():
+            self._jobs.put(None)
+            if threading.current_thread() is not self._thread:
+                self._thread.join(timeout)
         self._thread = None
 
     @property
     def is_running(self) -> bool:
-        """True from start() until the run's last signal is on its way (not until its thread exits)."""
-        return self._thread is not None and not self._done.is_set()
+        """True from start() until the run's last signal is on its way (not until its step returns)."""
+        return self._run is not None and not self._run.done.is_set()
 
     @property
     def is_paused(self) -> bool:
-        return self.is_running and not self._go.is_set()
+        return self.is_running and not self._run.go.is_set()
 
-    # -- the thread ----------------------------------------------------------------------------
+    # -- the inference thread ------------------------------------------------------------------
 
-    def _run(
-        self,
-        run_id,
-        make_frames,
-        cancel: threading.Event,
-        go: threading.Event,
-        history: FrameHistory,
-        done: threading.Event,
-    ) -> None:
+    def _serve(self) -> None:
+        while (run := self._jobs.get()) is not None:
+            self._execute(run)
+
+    def _execute(self, run: _Run) -> None:
+        run_id, cancel, go, history = run.run_id, run.cancel, run.go, run.history
         completed = False
         try:
-            frames = make_frames()
+            frames = iter(()) if cancel.is_set() else run.make_frames()
             t0, count, announced = time.perf_counter(), 0, False
             while True:
                 while not go.wait(0.05):
@@ -171,18 +194,20 @@ class ChainWorker(QObject):
                 final = frame.n == frame.num_steps
                 history.append(frame, final=final)
                 count += 1
-                self.steps_per_second = count / max(time.perf_counter() - t0, 1e-9)
-                if self._single_step and not final:
+                if run is self._run:
+                    self.steps_per_second = count / max(time.perf_counter() - t0, 1e-9)
+                if run.single_step and not final:
                     go.clear()
                 self.frame_ready.emit(run_id)
         except DiffusionVizError as exc:
-            done.set()
+            run.done.set()
             self.failed.emit(run_id, str(exc))
             return
         except Exception as exc:  # anything else from the model: report, keep the window alive
             traceback.print_exc()
-            done.set()
+            run.done.set()
             self.failed.emit(run_id, f"the run failed: {type(exc).__name__}: {exc}")
             return
-        done.set()
+        run.done.set()
         self.finished.emit(run_id, completed)
+

@@ -179,8 +179,9 @@ class UNet(nn.Module):
     @staticmethod
     def _run_block(layer: nn.Module, h: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         if isinstance(layer, nn.ModuleList):
-            h = layer[0](h, emb)
-            for extra in layer[1:]:
+            first, *rest = layer  # iterating, not slicing: a slice of a ModuleList builds a new one
+            h = first(h, emb)
+            for extra in rest:
                 h = extra(h)
             return h
         return layer(h)

@@ -15,6 +15,8 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
 
 from app.window import MainWindow
+from app.worker import ChainWorker
+from core.chain import Frame
 from core.checkpoint import load_model, save_model
 from core.forward import q_sample_numpy
 from core.schedules import NoiseSchedule
@@ -79,6 +81,20 @@ def test_x_t_on_screen_is_the_closed_form(window):
     before = shown.copy()
     window.forward.new_noise.click()
     assert not np.array_equal(window.forward.view_xt.image().astype(np.float32) / 127.5 - 1, before)
+
+
+def test_read_outs_follow_t(window):
+    s = window.state.schedule
+    t = s.T * 2 // 5 + 1
+    window.state.set_t(t)
+    abar = float(s.alphas_cumprod[t - 1])
+    shown = {key: label.text() for key, label in window.forward.readout.items()}
+    assert shown["t"] == f"{t} / {s.T}"
+    assert float(shown["sqrt_abar"]) == pytest.approx(abar**0.5, abs=1e-4)
+    assert float(shown["sqrt_one_minus_abar"]) == pytest.approx((1 - abar) ** 0.5, abs=1e-4)
+    assert float(shown["snr"]) == pytest.approx(abar / (1 - abar), rel=1e-3)
+    window.state.set_t(0)
+    assert window.forward.readout["sqrt_abar"].text() == "1" and window.forward.readout["snr"].text() == "inf"
 
 
 def test_step_by_step_toggle_agrees_in_distribution(window):
@@ -161,6 +177,24 @@ def test_stop_takes_effect_within_one_step(window, qtbot, monkeypatch):
     assert not panel.worker.is_running
     time.sleep(0.1)
     assert len(calls) <= stopped + 1 and len(calls) < 100
+
+
+def test_runs_share_one_inference_thread_that_ends_with_the_window(qtbot):
+    worker = ChainWorker()
+    picture = np.zeros((4, 4, 3), np.uint8)
+    threads = []
+
+    def frames():
+        threads.append(threading.current_thread())
+        yield Frame(0, 1, 1, picture, picture)
+        yield Frame(1, 1, 0, picture, picture)
+
+    for _ in range(3):
+        with qtbot.waitSignal(worker.finished, timeout=5000):
+            worker.start(frames)
+    assert len(set(threads)) == 1 and threads[0] is not threading.main_thread()
+    worker.shutdown()
+    assert not threads[0].is_alive()
 
 
 def test_pause_and_step_one(window, qtbot):
