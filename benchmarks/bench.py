@@ -202,16 +202,16 @@ def bench_vs_diffusers(quick, model):
     betas = model.schedule.betas.float()
     pred = {"eps": "epsilon", "x0": "sample", "v": "v_prediction"}[model.prediction]
 
-    def ours(sampler):
+    def ours(sampler, network):
         config = SamplerConfig(sampler=sampler, steps=steps, clip_x0=True, spacing="trailing")
         if sampler == "ddpm":
             config = SamplerConfig(sampler="ddpm", clip_x0=True)
         g = torch.Generator().manual_seed(0)
         return lambda: final_step(
-            sample_loop(model, model.schedule, config, x_T.clone(), prediction=model.prediction, generator=g)
+            sample_loop(network, model.schedule, config, x_T.clone(), prediction=model.prediction, generator=g)
         )
 
-    def theirs(sampler):
+    def theirs(sampler, network):
         same = dict(num_train_timesteps=model.schedule.T, trained_betas=betas.numpy(), prediction_type=pred,
                     clip_sample=True)
         if sampler == "ddim":
@@ -226,23 +226,28 @@ def bench_vs_diffusers(quick, model):
             x = x_T.clone()
             with torch.inference_mode():
                 for t in sched.timesteps:
-                    out = model(x, t.reshape(1))
+                    out = network(x, t.reshape(1))
                     x = sched.step(out, t, x, generator=g).prev_sample
             return x
 
         return run
 
-    for sampler, label, n in (
-        ("ddim", f"DDIM {steps} steps", 3 if quick else 9),
-        ("ddpm", "DDPM 1000 steps", 1 if quick else 3),
+    def no_op(x, t):  # isolates the loops themselves: schedule look-ups, step arithmetic, noise draws
+        return x * 0.5
+
+    for sampler, label, n, network, what in (
+        ("ddim", f"DDIM {steps} steps", 3 if quick else 9, model, "same network"),
+        ("ddpm", "DDPM 1000 steps", 1 if quick else 3, model, "same network"),
+        ("ddim", f"DDIM {steps} steps", 5 if quick else 15, no_op, "network → no-op: loop overhead alone"),
+        ("ddpm", "DDPM 1000 steps", 3 if quick else 7, no_op, "network → no-op: loop overhead alone"),
     ):
-        mine, peer = ours(sampler), theirs(sampler)
+        mine, peer = ours(sampler, network), theirs(sampler, network)
         mine(), peer()  # warm-up
         pairs = [(median_time(mine, 1, warmup=0), median_time(peer, 1, warmup=0)) for _ in range(n)]
         a, b = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
         speed = statistics.median(p[1] / p[0] for p in pairs)
         row(
-            f"3. our {label} loop vs diffusers' scheduler loop (same network)",
+            f"3. our {label} loop vs diffusers' scheduler loop ({what})",
             a,
             b,
             "ms",
