@@ -27,7 +27,11 @@ from core.samplers import SamplerConfig
 from core.schedules import index_from_paper_t, matching_index
 
 START_NOISE, START_IMAGE = "pure noise", "forward image at its t"
+# While a run goes, the pictures repaint at 30 Hz with the newest frame; the progress bar, timeline
+# and status text at 10 Hz. Every millisecond the GUI thread paints is taken from torch's threads on
+# a 2-core machine, and those widgets make their ancestors repaint too (the pictures are opaque).
 PAINT_INTERVAL_MS = 33
+CHROME_INTERVAL_MS = 100
 
 
 class ReversePanel(QWidget):
@@ -53,7 +57,11 @@ class ReversePanel(QWidget):
         self._paint_timer = QTimer(self)
         self._paint_timer.setSingleShot(True)
         self._paint_timer.setInterval(PAINT_INTERVAL_MS)
-        self._paint_timer.timeout.connect(self._paint_newest)
+        self._paint_timer.timeout.connect(self._paint_pictures)
+        self._chrome_timer = QTimer(self)
+        self._chrome_timer.setSingleShot(True)
+        self._chrome_timer.setInterval(CHROME_INTERVAL_MS)
+        self._chrome_timer.timeout.connect(self._update_chrome)
         self._num_steps = 0
 
         self.model_label = QLabel("no model")
@@ -250,6 +258,7 @@ class ReversePanel(QWidget):
 
     def shutdown(self) -> None:
         self._paint_timer.stop()
+        self._chrome_timer.stop()
         self.worker.shutdown()
 
     def _update_buttons(self) -> None:
@@ -272,10 +281,16 @@ class ReversePanel(QWidget):
     def _on_frame(self, run_id: int) -> None:
         if run_id != self.worker.run_id:
             return  # a frame of an old run
-        if not self._paint_timer.isActive():
-            self._paint_timer.start()
+        for timer in (self._paint_timer, self._chrome_timer):
+            if not timer.isActive():
+                timer.start()
 
-    def _paint_newest(self) -> None:
+    def _paint_pictures(self) -> None:
+        history = self.worker.history
+        if self._live and len(history):
+            self._show_pictures(history[-1])
+
+    def _update_chrome(self) -> None:
         history = self.worker.history
         n = len(history)
         if n == 0:
@@ -288,19 +303,27 @@ class ReversePanel(QWidget):
         self.timeline.setEnabled(True)
         self.progress.setValue(min(newest.n + 1, self.progress.maximum()))
         if self._live:
-            self._show(newest)
+            self._show_status(newest)
         self._update_buttons()
 
     def _show(self, frame: Frame) -> None:
+        self._show_pictures(frame)
+        self._show_status(frame)
+
+    def _show_pictures(self, frame: Frame) -> None:
         self.view_xt.set_image(frame.x_t)
         self.view_x0.set_image(frame.x0_hat)
         if frame.n >= frame.num_steps:
             self.view_xt.set_caption("x₀: the final sample")
             self.view_x0.set_caption("x₀: the final sample")
-            where = f"done: {frame.num_steps} steps"
         else:
             self.view_xt.set_caption(f"x_t at t = {frame.t}")
             self.view_x0.set_caption(f"predicted x₀ at t = {frame.t}")
+
+    def _show_status(self, frame: Frame) -> None:
+        if frame.n >= frame.num_steps:
+            where = f"done: {frame.num_steps} steps"
+        else:
             where = f"t = {frame.t}   step {frame.n + 1} / {frame.num_steps}"
         rate = self.worker.steps_per_second
         self.status.setText(f"{where}   {rate:.1f} steps/s" if rate else where)
@@ -309,7 +332,9 @@ class ReversePanel(QWidget):
         if run_id != self.worker.run_id:
             return
         self._paint_timer.stop()
-        self._paint_newest()
+        self._chrome_timer.stop()
+        self._paint_pictures()
+        self._update_chrome()
         self._finish_timeline()
         self._update_buttons()
         self.run_finished.emit(run_id, completed)
