@@ -247,6 +247,8 @@ def _run_train(args) -> int:
         device=args.device,
     )
     summary = train(cfg, resume=args.resume, log=lambda m: print(m, flush=True))
+    if not summary["main_process"]:
+        return 0
     print(
         f"done: {summary['steps']} steps in {summary['seconds']:.0f} s, final loss {summary['final_loss']:.4f}, "
         f"model in {Path(args.out)}"

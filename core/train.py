@@ -281,6 +281,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
         "seconds": elapsed,
         "final_loss": loss_avg,
         "img_per_s": done * per_rank_batch * world / max(time.perf_counter() - t0, 1e-9),
+        "main_process": main,  # under torchrun, only rank 0 reports
     }
 
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 import core.data
 from app.cli import main
-from core.checkpoint import save_model
+from core.checkpoint import load_model, save_model
 from core.schedules import NoiseSchedule
 from core.unet import UNet, UNetConfig
 
@@ -166,3 +166,21 @@ def test_train_without_the_emoji_font_says_how_to_install(monkeypatch, tmp_path,
     monkeypatch.setattr(core.data, "EMOJI_FONT_PATHS", (str(tmp_path / "none.ttf"),))
     assert main(["train", "--data", "emoji", "--out", str(tmp_path / "run"), "--steps", "1"]) == 2
     assert "apt-get install fonts-noto-color-emoji" in capsys.readouterr().err
+
+
+def test_train_under_torchrun_is_data_parallel_and_reports_once(tmp_path):
+    # gloo on the CPU runs the same DistributedDataParallel path that NCCL runs on several GPUs.
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(12):
+        Image.fromarray(np.random.default_rng(i).integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(data / f"{i}.png")
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "app.cli", "train", "--data", str(data), "--size", "16", "--steps", "4", "--batch-size", "4",
+               "--base-channels", "8", "--channel-mults", "1,2", "--log-every", "2", "--out", str(out)]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("done: 4 steps") == 1  # rank 1 trains but stays quiet
+    assert "world size 2" in result.stdout
+    provenance = load_model(out, device="cpu").config["provenance"]
+    assert provenance["hardware"].endswith("× 2, " + os.uname().machine)
