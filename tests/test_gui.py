@@ -349,6 +349,28 @@ def test_dropping_a_file_opens_it(window, tmp_path):
     assert "dropped.png" in window.forward.info.text()
 
 
+def drop(window, *paths):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    window.dropEvent(QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                Qt.KeyboardModifier.NoModifier))
+
+
+def test_dropping_a_folder_or_several_files(window, tmp_path):
+    before = window.state.image
+    drop(window, tmp_path)
+    assert "is a folder" in window.banner.text() and window.state.image is before
+    first, second = tmp_path / "a.png", tmp_path / "b.png"
+    Image.fromarray(np.full((9, 9, 3), 50, np.uint8)).save(first)
+    Image.fromarray(np.full((5, 5, 3), 90, np.uint8)).save(second)
+    drop(window, first, second)
+    assert window.state.image_name == "a.png"
+    assert "2 files were dropped" in window.banner.text()
+
+
 def test_pasting_an_image(window):
     from PySide6.QtGui import QColor, QImage
 
