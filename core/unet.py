@@ -31,11 +31,28 @@ class UNetConfig:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "channel_mults", tuple(int(m) for m in self.channel_mults))
-        object.__setattr__(self, "attention_resolutions", tuple(int(r) for r in self.attention_resolutions))
+        # A config.json can hold anything: check types here, so a bad file is one clear message
+        # rather than a TypeError from deep inside torch.
+        for name in ("in_channels", "base_channels", "num_res_blocks", "groups", "heads", "image_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
+        for name in ("channel_mults", "attention_resolutions"):
+            values = getattr(self, name)
+            if not isinstance(values, (list, tuple)) or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values
+            ):
+                raise ValueError(f"{name} must be a list of positive integers, got {values!r}")
+            object.__setattr__(self, name, tuple(values))
+        if not self.channel_mults:
+            raise ValueError("channel_mults must not be empty")
         for mult in self.channel_mults:
             if (self.base_channels * mult) % self.groups:
                 raise ValueError("base_channels × every channel multiplier must divide into groups")
+            if (self.base_channels * mult) % self.heads:
+                raise ValueError("base_channels × every channel multiplier must divide into heads")
         if self.image_size % self.downsample_factor:
             raise ValueError(
                 f"image_size {self.image_size} is not divisible by the down-sampling factor {self.downsample_factor}"

@@ -91,6 +91,20 @@ def test_random_configs_load_or_give_our_error(model_dir, patch, arch_patch):
     assert isinstance(model, LoadedModel)
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("in_channels", {}), ("base_channels", "8"), ("groups", 0), ("heads", 3), ("channel_mults", [1, True]),
+     ("dropout", 2.0), ("attention_resolutions", 4)],
+)
+def test_wrong_architecture_types_get_our_message(model_dir, field, value):
+    # Found by the property test above: {"in_channels": {}} used to escape as a TypeError from torch.
+    config = json.loads((model_dir / "config.json").read_text())
+    config["architecture"][field] = value
+    (model_dir / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match=f"wrong field: .*{field}"):
+        load_model(model_dir, device="cpu")
+
+
 def test_invalid_json_config(model_dir):
     (model_dir / "config.json").write_text("{ not json")
     with pytest.raises(ModelLoadError, match="not valid JSON"):
@@ -118,15 +132,18 @@ def test_an_exception_in_the_worker_reaches_the_window(window, qtbot):
 def test_changing_model_or_schedule_mid_run(window, qtbot, model_dir):
     panel = window.reverse
     panel.set_model(stub_model(5000))
-    with qtbot.waitSignal(panel.worker.frame_ready, timeout=10000):
-        panel.start()
+    panel.start()
+    # Polled, not a waitSignal: a blocker connected to frame_ready, then disconnected while this
+    # stub floods thousands of queued frame_ready events, has crashed PySide6 6.11 now and then.
+    qtbot.waitUntil(lambda: len(panel.worker.history) > 0, timeout=10000)
     window.schedule_choice.setCurrentIndex(window.schedule_choice.findData("cosine"))  # the run carries on
     assert panel.worker.is_running
     window.open_model(model_dir)  # stops the old run first
     assert not panel.worker.is_running
-    with qtbot.waitSignal(panel.worker.finished, timeout=20000):
-        panel.start()
-    assert all(f.num_steps == 40 for f in panel.frames())
+    new_run = []
+    with qtbot.waitSignal(panel.worker.finished, timeout=20000, check_params_cb=lambda r, _ok: r == new_run[0]):
+        new_run.append(panel.start())
+    assert len(panel.frames()) == 41 and all(f.num_steps == 40 for f in panel.frames())
 
 
 def test_ten_thousand_frames_in_one_run_with_bounded_memory(window, qtbot):
