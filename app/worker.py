@@ -81,6 +81,7 @@ class _Run:
             self.go.set()
         self.single_step = paused
         self.done = threading.Event()  # set just before the run's last signal is emitted
+        self.ended = threading.Event()  # set after it: the inference thread no longer touches this run
 
 
 class ChainWorker(QObject):
@@ -146,7 +147,8 @@ class ChainWorker(QObject):
         run.cancel.set()
         run.go.set()
         if threading.current_thread() is not self._thread:
-            run.done.wait(timeout)
+            # Wait for the last emit to return too: the window may delete this object next.
+            run.ended.wait(timeout)
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop the current run and end the inference thread (the window is closing)."""
@@ -170,7 +172,10 @@ class ChainWorker(QObject):
 
     def _serve(self) -> None:
         while (run := self._jobs.get()) is not None:
-            self._execute(run)
+            try:
+                self._execute(run)
+            finally:
+                run.ended.set()
 
     def _execute(self, run: _Run) -> None:
         run_id, cancel, go, history = run.run_id, run.cancel, run.go, run.history
