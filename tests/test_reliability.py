@@ -4,6 +4,7 @@ import errno
 import json
 import os
 import sys
+import time
 import tracemalloc
 
 import numpy as np
@@ -144,6 +145,19 @@ def test_changing_model_or_schedule_mid_run(window, qtbot, model_dir):
     with qtbot.waitSignal(panel.worker.finished, timeout=20000, check_params_cb=lambda r, _ok: r == new_run[0]):
         new_run.append(panel.start())
     assert len(panel.frames()) == 41 and all(f.num_steps == 40 for f in panel.frames())
+
+
+def test_closing_the_window_mid_run_ends_the_run_and_its_thread(window, qtbot):
+    panel = window.reverse
+    panel.set_model(stub_model(5000))
+    panel.start()
+    qtbot.waitUntil(lambda: len(panel.worker.history) > 0, timeout=10000)
+    thread = panel.worker._thread
+    assert panel.worker.is_running and thread.is_alive()
+    started = time.perf_counter()
+    window.close()
+    assert time.perf_counter() - started < 5
+    assert not panel.worker.is_running and not thread.is_alive()
 
 
 def test_ten_thousand_frames_in_one_run_with_bounded_memory(window, qtbot):
