@@ -55,7 +55,7 @@ def write_gif(frames: Sequence[np.ndarray], path: str | Path, fps: float = 10.0)
             disposal=1,
         )
 
-    return _guarded(lambda: atomic_write(path, write), path)
+    return atomic_write(path, write)
 
 
 def to_gif_palette(frame: np.ndarray) -> Image.Image:
@@ -88,7 +88,7 @@ def write_pngs(frames: Sequence[np.ndarray], folder: str | Path, prefix: str = "
         buf = io.BytesIO()
         Image.fromarray(frame).save(buf, format="PNG")
         target = folder / f"{prefix}_{i:04d}.png"
-        paths.append(_guarded(lambda t=target, b=buf: atomic_write_bytes(t, b.getvalue()), target))
+        paths.append(atomic_write_bytes(target, buf.getvalue()))
     return paths
 
 
@@ -100,10 +100,3 @@ def check_target(path: str | Path) -> Path:
     if not path.parent.is_dir():
         raise DiffusionVizError(f"the folder {path.parent} does not exist")
     return path
-
-
-def _guarded(write, path: Path):
-    try:
-        return write()
-    except OSError as exc:
-        raise DiffusionVizError(f"could not write {path}: {exc.strerror or exc}") from None

@@ -140,7 +140,7 @@ def test_a_folder_that_refuses_writes_gets_one_line(model_dir, tmp_path, monkeyp
     out = tmp_path / "grid.png"
     assert main(["sample", "--model", str(model_dir), "--out", str(out), "--n", "1", "--steps", "1"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == f"diffusion-viz: Permission denied: {tmp_path}"
+    assert err == f"diffusion-viz: could not write {out}: Permission denied"
     assert not out.exists()
 
 
