@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtWidgets import (
@@ -147,9 +145,9 @@ class ForwardPanel(QWidget):
         if t == 0:  # the clean image
             values = (f"0 / {s.T}", "1", "0", "inf", "inf")
         else:
-            abar, snr = float(s.alphas_cumprod[index]), float(s.snr[index])
-            values = (f"{t} / {s.T}", f"{math.sqrt(abar):.4f}", f"{math.sqrt(1 - abar):.4f}", f"{snr:.4g}",
-                      f"{math.log(snr):+.2f}")
+            values = (f"{t} / {s.T}", f"{float(s.sqrt_alphas_cumprod[index]):.4f}",
+                      f"{float(s.sqrt_one_minus_alphas_cumprod[index]):.4f}", f"{float(s.snr[index]):.4g}",
+                      f"{float(s.log_snr[index]):+.2f}")
         for (key, _), value in zip(READOUTS, values, strict=True):
             self.readout[key].setText(value)
         if self._pictures is None:

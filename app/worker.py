@@ -102,7 +102,6 @@ class ChainWorker(QObject):
     def __init__(self, parent: QObject | None = None, history_bytes: int = DEFAULT_HISTORY_BYTES) -> None:
         super().__init__(parent)
         self.run_id = 0
-        self.history = FrameHistory(history_bytes)
         self.history_bytes = history_bytes
         self._jobs: queue.SimpleQueue[_Run | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -115,9 +114,8 @@ class ChainWorker(QObject):
         """Stop any current run, then queue ``make_frames()`` for the inference thread. Returns the run id."""
         self.stop()
         self.run_id += 1
-        self.history = FrameHistory(self.history_bytes)
         self.steps_per_second = 0.0
-        self._run = _Run(self.run_id, make_frames, self.history, paused)
+        self._run = _Run(self.run_id, make_frames, FrameHistory(self.history_bytes), paused)
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._serve, name="inference", daemon=True)
             self._thread.start()
@@ -158,6 +156,11 @@ class ChainWorker(QObject):
             if threading.current_thread() is not self._thread:
                 self._thread.join(timeout)
         self._thread = None
+
+    @property
+    def history(self) -> FrameHistory:
+        """The frames of the current (or last) run; empty before the first."""
+        return self._run.history if self._run is not None else FrameHistory(0)
 
     @property
     def is_running(self) -> bool:

@@ -93,6 +93,7 @@ def test_read_outs_follow_t(window):
     assert float(shown["sqrt_abar"]) == pytest.approx(abar**0.5, abs=1e-4)
     assert float(shown["sqrt_one_minus_abar"]) == pytest.approx((1 - abar) ** 0.5, abs=1e-4)
     assert float(shown["snr"]) == pytest.approx(abar / (1 - abar), rel=1e-3)
+    assert float(shown["log_snr"]) == pytest.approx(np.log(abar / (1 - abar)), abs=0.01)
     window.state.set_t(0)
     assert window.forward.readout["sqrt_abar"].text() == "1" and window.forward.readout["snr"].text() == "inf"
 
