@@ -39,6 +39,10 @@ def _add_train(sub) -> None:
     p.add_argument("--checkpoint-every", type=_positive_int, default=500)
     p.add_argument("--log-every", type=_positive_int, default=50)
     p.add_argument("--resume", action="store_true", help="continue from the training state in --out")
+    p.add_argument("--init", default=None, help="start from this model folder's weights (same architecture)")
+    p.add_argument("--balance", action="store_true", help="emoji: draw skin-tone variants of one emoji as one")
+    p.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant")
+    p.add_argument("--min-snr", type=float, default=0.0, help="min-SNR-γ loss weighting (0 = off, 5 is usual)")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
 
 
@@ -145,13 +149,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(args):
-    from core.checkpoint import BUNDLED_MODEL, load_model
+    from core.models.checkpoint import BUNDLED_MODEL, load_model
 
-    return load_model(args.model or BUNDLED_MODEL, device=args.device)
+    model = load_model(args.model or BUNDLED_MODEL, device=args.device)
+    for note in model.notes:
+        print(f"diffusion-viz: {note}", file=sys.stderr)
+    return model
 
 
 def _sampler_config(args):
-    from core.samplers import SamplerConfig
+    from core.diffusion.samplers import SamplerConfig
 
     try:
         return SamplerConfig(
@@ -162,9 +169,9 @@ def _sampler_config(args):
 
 
 def _run_sample(args) -> int:
-    from core.evaluate import describe, sample_grid_images
-    from core.export import check_target
-    from core.grid import save_grid
+    from core.imaging.export import check_target
+    from core.imaging.grid import save_grid
+    from core.training.evaluate import describe, sample_grid_images
 
     out = check_target(args.out)  # before sampling, so a bad path costs no waiting
     model = _load(args)
@@ -177,7 +184,7 @@ def _run_sample(args) -> int:
 
 
 def _run_evaluate(args) -> int:
-    from core.evaluate import describe, evaluate_bpd, held_out_images
+    from core.training.evaluate import describe, evaluate_bpd, held_out_images
 
     model = _load(args)
     print(f"model: {describe(model)}", flush=True)
@@ -194,11 +201,11 @@ def _run_evaluate(args) -> int:
 
 
 def _run_export(args) -> int:
-    from core.chain import run_chain
-    from core.export import check_target, write_gif
-    from core.frames import forward_pictures, reverse_pictures
-    from core.images import fit_long_side, load_image
-    from core.schedules import NoiseSchedule
+    from core.diffusion.schedules import NoiseSchedule
+    from core.imaging.export import check_target, write_gif
+    from core.imaging.images import fit_long_side, load_image
+    from core.imaging.pictures import forward_pictures, reverse_pictures
+    from core.runs.chain import run_chain
 
     out = check_target(args.out)
     image = load_image(args.image)
@@ -227,7 +234,7 @@ def _run_export(args) -> int:
 
 
 def _run_train(args) -> int:
-    from core.train import TrainConfig, train
+    from core.training.train import TrainConfig, train
 
     mults = tuple(int(m) for m in args.channel_mults.split(","))
     cfg = TrainConfig(
@@ -245,6 +252,10 @@ def _run_train(args) -> int:
         checkpoint_every=args.checkpoint_every,
         log_every=args.log_every,
         device=args.device,
+        init=args.init,
+        balance=args.balance,
+        lr_schedule=args.lr_schedule,
+        min_snr=args.min_snr,
     )
     summary = train(cfg, resume=args.resume, log=lambda m: print(m, flush=True))
     if not summary["main_process"]:

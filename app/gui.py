@@ -7,9 +7,9 @@ import sys
 import traceback
 from pathlib import Path
 
-from core.checkpoint import BUNDLED_MODEL, load_model
 from core.errors import DiffusionVizError
-from core.images import load_image
+from core.imaging.images import load_image
+from core.models.checkpoint import BUNDLED_MODEL, load_model
 
 log = logging.getLogger("diffusion-viz")
 

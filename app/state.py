@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from core.images import fit_long_side
-from core.schedules import NoiseSchedule
+from core.diffusion.schedules import NoiseSchedule
+from core.imaging.images import fit_long_side
 
 FORWARD_MAX_SIDE = 512
 

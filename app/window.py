@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSignalBlocker, Qt, QTimer
@@ -18,20 +19,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.export_dialog import ExportDialog
-from app.forward_panel import ForwardPanel
-from app.plots import SchedulePlots
-from app.qimage import qimage_to_array
-from app.reverse_panel import ReversePanel
+from app.panels.forward import ForwardPanel
+from app.panels.reverse import ReversePanel
 from app.state import ViewState
+from app.views.export_dialog import ExportDialog
+from app.views.plots import SchedulePlots
+from app.views.qimage import qimage_to_array
+from assets import SAMPLE_IMAGE
 from core import __version__
-from core.checkpoint import LoadedModel, load_model
 from core.device import describe_device
+from core.diffusion.schedules import SCHEDULE_NAMES, NoiseSchedule
 from core.errors import DiffusionVizError
-from core.export import write_gif, write_pngs
-from core.frames import forward_pictures, reverse_pictures
-from core.images import load_image
-from core.schedules import SCHEDULE_NAMES, NoiseSchedule
+from core.imaging.export import write_gif, write_pngs
+from core.imaging.images import load_image
+from core.imaging.pictures import forward_pictures, reverse_pictures
+from core.models.checkpoint import LoadedModel, load_model
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
 MAX_RECENT = 8
@@ -266,6 +268,9 @@ class MainWindow(QMainWindow):
         self.device_label.setText(f"model on {describe_device(model.device)}")
         self._fill_schedule_choices()
         self.state.set_schedule(model.schedule, MODEL_CHOICE)
+        for note in model.notes:
+            print(f"diffusion-viz: {note}", file=sys.stderr)
+            self.show_message(note, error=False)
 
     def choose_model(self) -> None:
         start = self.settings.value("last_model_dir", str(Path.home()))
@@ -374,4 +379,4 @@ class MainWindow(QMainWindow):
 
 
 def default_image_path() -> Path:
-    return Path(__file__).resolve().parent.parent / "assets" / "sample.png"
+    return SAMPLE_IMAGE

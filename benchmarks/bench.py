@@ -59,11 +59,11 @@ def bench_forward(app, quick):
 
 
 def _bench_forward_size(app, quick, side):
-    from app.forward_panel import ForwardPanel
+    from app.panels.forward import ForwardPanel
     from app.state import ViewState
-    from core.forward import q_sample_numpy
-    from core.images import float_to_uint8
-    from core.schedules import NoiseSchedule
+    from core.diffusion.forward import q_sample_numpy
+    from core.diffusion.schedules import NoiseSchedule
+    from core.imaging.images import float_to_uint8
 
     image = np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
     state = ViewState(NoiseSchedule.linear())
@@ -108,7 +108,7 @@ def _bench_forward_size(app, quick, side):
 
 
 def load_bench_model(folder):
-    from core.checkpoint import BUNDLED_MODEL, load_model
+    from core.models.checkpoint import BUNDLED_MODEL, load_model
 
     return load_model(folder or BUNDLED_MODEL)
 
@@ -117,7 +117,7 @@ def bench_reverse(app, quick, model):
     """Rounds of (bare model loop, app run) back to back, so drift of a shared machine hits both."""
     from PySide6.QtCore import QEventLoop, QTimer
 
-    from app.reverse_panel import ReversePanel
+    from app.panels.reverse import ReversePanel
     from app.state import ViewState
 
     steps, rounds = (40, 3) if quick else (60, 8)
@@ -154,9 +154,11 @@ def bench_reverse(app, quick, model):
 
     def app_per_step():
         loop, done = QEventLoop(), []
+
         def finished(_run_id, _completed):
             done.append(time.perf_counter())
             loop.quit()
+
         panel.worker.finished.connect(finished)
         last[0] = t0 = time.perf_counter()
         timer.start()
@@ -183,8 +185,14 @@ def bench_reverse(app, quick, model):
         ratio=ratio,
     )
     stall = max(lateness) if lateness else 0.0
-    row("4. GUI thread's longest stall during the runs", stall, 0.050, "ms", "< 50 ms",
-        "met" if stall < 0.05 else "NOT met")
+    row(
+        "4. GUI thread's longest stall during the runs",
+        stall,
+        0.050,
+        "ms",
+        "< 50 ms",
+        "met" if stall < 0.05 else "NOT met",
+    )
     panel.shutdown()
     panel.close()
 
@@ -195,7 +203,7 @@ def bench_vs_diffusers(quick, model):
     except ImportError:
         row("3. our loop vs diffusers' scheduler loop", None, None, "ms", "≥ 1.0×", "skipped (no diffusers)")
         return
-    from core.samplers import SamplerConfig, final_step, sample_loop
+    from core.diffusion.samplers import SamplerConfig, final_step, sample_loop
 
     steps = 50
     x_T = torch.randn(1, model.channels, model.image_size, model.image_size)
@@ -212,8 +220,9 @@ def bench_vs_diffusers(quick, model):
         )
 
     def theirs(sampler, network):
-        same = dict(num_train_timesteps=model.schedule.T, trained_betas=betas.numpy(), prediction_type=pred,
-                    clip_sample=True)
+        same = dict(
+            num_train_timesteps=model.schedule.T, trained_betas=betas.numpy(), prediction_type=pred, clip_sample=True
+        )
         if sampler == "ddim":
             sched = DDIMScheduler(**same, timestep_spacing="trailing", set_alpha_to_one=True)
             sched.set_timesteps(steps)
@@ -258,7 +267,7 @@ def bench_vs_diffusers(quick, model):
 
 
 def bench_gif(quick):
-    from core.export import write_gif
+    from core.imaging.export import write_gif
 
     frames = [np.random.default_rng(i).integers(0, 256, (256, 256, 3), dtype=np.uint8) for i in range(100)]
     frames = [(f // 32 * 32).astype(np.uint8) for f in frames]  # few colours, like our frames
@@ -268,7 +277,7 @@ def bench_gif(quick):
 
 
 def bench_train(quick):
-    from core.train import TrainConfig, train
+    from core.training.train import TrainConfig, train
 
     with tempfile.TemporaryDirectory() as d:
         steps = 10 if quick else 30
@@ -300,10 +309,12 @@ def main() -> None:
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, model {model.name} on {model.device}",
         flush=True,
     )
-    sections = [("forward scrub", lambda: bench_forward(app, args.quick)),
-                ("reverse chain and GUI stalls", lambda: bench_reverse(app, args.quick, model)),
-                ("sampling loop vs diffusers", lambda: bench_vs_diffusers(args.quick, model)),
-                ("GIF export", lambda: bench_gif(args.quick))]
+    sections = [
+        ("forward scrub", lambda: bench_forward(app, args.quick)),
+        ("reverse chain and GUI stalls", lambda: bench_reverse(app, args.quick, model)),
+        ("sampling loop vs diffusers", lambda: bench_vs_diffusers(args.quick, model)),
+        ("GIF export", lambda: bench_gif(args.quick)),
+    ]
     if not args.skip_train:
         sections.append(("training throughput", lambda: bench_train(args.quick)))
     for i, (name, run) in enumerate(sections, 1):

@@ -14,11 +14,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.checkpoint import load_model  # noqa: E402
-from core.data import load_dataset, split_holdout  # noqa: E402
-from core.evaluate import evaluate_bpd, sample_grid_images  # noqa: E402
-from core.grid import save_grid  # noqa: E402
-from core.samplers import SamplerConfig  # noqa: E402
+from core.diffusion.samplers import SamplerConfig  # noqa: E402
+from core.imaging.grid import save_grid  # noqa: E402
+from core.models.checkpoint import load_model  # noqa: E402
+from core.training.data import load_dataset, split_holdout  # noqa: E402
+from core.training.evaluate import evaluate_bpd, sample_grid_images  # noqa: E402
 
 
 def nearest_neighbours(samples: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -64,8 +64,8 @@ these are the EMA weights.
 ## Data and licence
 - Noto Color Emoji, from Debian's `fonts-noto-color-emoji`, read through fontTools' CBDT table, each bitmap
   composited on white and centred in a square, resized with Lanczos to {model.image_size}². Random horizontal flips.
-- {prov['train_images']} images for training, {prov['held_out_images']} held out ({prov['holdout_fraction']:.0%},
-  split seed {prov['holdout_seed']}; `core.data.split_holdout`).
+- {prov["train_images"]} images for training, {prov["held_out_images"]} held out ({prov["holdout_fraction"]:.0%},
+  split seed {prov["holdout_seed"]}; `core.training.data.split_holdout`).
 - The emoji images are © Google, Apache License 2.0 (noto-emoji). These weights are derived from them and are
   released under the same licence.
 
@@ -73,16 +73,16 @@ these are the EMA weights.
 ```
 {command}
 ```
-- steps: {prov['steps']}, batch {prov['batch_size']}, Adam lr {prov['lr']} (200-step warm-up), EMA {prov['ema_decay']},
-  grad-norm clip 1.0, seed {prov['seed']}
-- wall time: {prov['seconds']:.0f} s ({hours:.2f} h) on {prov['hardware']}, torch {prov['torch']},
-  code {prov['code_version']} (the machine was shared with development work, so the time is an upper bound)
-- final training loss (mean over the last 50 steps, MSE of v): {prov['final_loss']}
+- steps: {prov["steps"]}, batch {prov["batch_size"]}, Adam lr {prov["lr"]} (200-step warm-up), EMA {prov["ema_decay"]},
+  grad-norm clip 1.0, seed {prov["seed"]}
+- wall time: {prov["seconds"]:.0f} s ({hours:.2f} h) on {prov["hardware"]}, torch {prov["torch"]},
+  code {prov["code_version"]} (the machine was shared with development work, so the time is an upper bound)
+- final training loss (mean over the last 50 steps, MSE of v): {prov["final_loss"]}
 
 ## Evaluation
 - Held-out bits/dim (variational bound, fixed σ² = β̃, `diffusion-viz evaluate`, stride 10: the first 10
-  terms exact and one stratified t per block of 10 after): **{bpd['bpd']:.3f} ± {bpd['bpd_sem']:.3f}** over
-  {bpd['images']} held-out images (L_T = {bpd['prior_bpd']:.1e}); {eval_s:.0f} s on the CPU.
+  terms exact and one stratified t per block of 10 after): **{bpd["bpd"]:.3f} ± {bpd["bpd_sem"]:.3f}** over
+  {bpd["images"]} held-out images (L_T = {bpd["prior_bpd"]:.1e}); {eval_s:.0f} s on the CPU.
   The fixed-variance decoder L_0 alone costs ≈ 1 bit/dim even for a perfect mean (see `tests/test_vlb.py`), so this
   is a loose bound; improved DDPM's learned variances would tighten it.
 
@@ -102,11 +102,18 @@ training emoji (the font has many near-duplicates, such as skin-tone variants). 
 number {int(dist.argmin()) + 1} in the row above.
 """
     (folder / "MODEL_CARD.md").write_text(card)
-    (folder / "evaluation.json").write_text(json.dumps({**bpd, "seconds": eval_s,
-                                                        "nn_rms_median": float(np.median(dist)),
-                                                        "nn_rms_min": float(dist.min()),
-                                                        "heldout_nn_rms_median": float(np.median(held_dist))},
-                                                       indent=2))
+    (folder / "evaluation.json").write_text(
+        json.dumps(
+            {
+                **bpd,
+                "seconds": eval_s,
+                "nn_rms_median": float(np.median(dist)),
+                "nn_rms_min": float(dist.min()),
+                "heldout_nn_rms_median": float(np.median(held_dist)),
+            },
+            indent=2,
+        )
+    )
     print(card)
 
 

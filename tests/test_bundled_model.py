@@ -4,9 +4,9 @@ import json
 
 import numpy as np
 
-from core.checkpoint import BUNDLED_MODEL, load_model
-from core.evaluate import sample_grid_images
-from core.samplers import SamplerConfig
+from core.diffusion.samplers import SamplerConfig
+from core.models.checkpoint import BUNDLED_MODEL, load_model
+from core.training.evaluate import sample_grid_images
 
 
 def test_the_bundled_model_is_small_documented_and_safetensors_only():
@@ -29,8 +29,15 @@ def test_the_model_card_reports_the_measured_bits_per_dim_and_command():
 def test_bundled_samples_are_colourful_pictures_on_white():
     model = load_model(BUNDLED_MODEL, device="cpu")
     images = sample_grid_images(model, SamplerConfig(sampler="ddim", steps=20, seed=0), 16).astype(np.float32)
-    ring = np.concatenate([images[:, :2].reshape(16, -1, 3), images[:, -2:].reshape(16, -1, 3),
-                           images[:, :, :2].reshape(16, -1, 3), images[:, :, -2:].reshape(16, -1, 3)], axis=1)
+    ring = np.concatenate(
+        [
+            images[:, :2].reshape(16, -1, 3),
+            images[:, -2:].reshape(16, -1, 3),
+            images[:, :, :2].reshape(16, -1, 3),
+            images[:, :, -2:].reshape(16, -1, 3),
+        ],
+        axis=1,
+    )
     centre = images[:, 8:24, 8:24]
     saturation = centre.max(axis=-1) - centre.min(axis=-1)
     # Emoji are drawn on white: the border of most samples is near white ...

@@ -11,11 +11,11 @@ import pytest
 import torch
 from PIL import Image
 
-import core.data
+import core.training.data
 from app.cli import main
-from core.checkpoint import load_model, save_model
-from core.schedules import NoiseSchedule
-from core.unet import UNet, UNetConfig
+from core.diffusion.schedules import NoiseSchedule
+from core.models.checkpoint import load_model, save_model
+from core.models.unet import UNet, UNetConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -163,7 +163,7 @@ def test_evaluate_prints_bits_per_dim(model_dir, tmp_path, capsys):
 
 
 def test_train_without_the_emoji_font_says_how_to_install(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(core.data, "EMOJI_FONT_PATHS", (str(tmp_path / "none.ttf"),))
+    monkeypatch.setattr(core.training.data, "EMOJI_FONT_PATHS", (str(tmp_path / "none.ttf"),))
     assert main(["train", "--data", "emoji", "--out", str(tmp_path / "run"), "--steps", "1"]) == 2
     assert "apt-get install fonts-noto-color-emoji" in capsys.readouterr().err
 
@@ -175,9 +175,33 @@ def test_train_under_torchrun_is_data_parallel_and_reports_once(tmp_path):
     for i in range(12):
         Image.fromarray(np.random.default_rng(i).integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(data / f"{i}.png")
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               "-m", "app.cli", "train", "--data", str(data), "--size", "16", "--steps", "4", "--batch-size", "4",
-               "--base-channels", "8", "--channel-mults", "1,2", "--log-every", "2", "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "app.cli",
+        "train",
+        "--data",
+        str(data),
+        "--size",
+        "16",
+        "--steps",
+        "4",
+        "--batch-size",
+        "4",
+        "--base-channels",
+        "8",
+        "--channel-mults",
+        "1,2",
+        "--log-every",
+        "2",
+        "--out",
+        str(out),
+    ]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("done: 4 steps") == 1  # rank 1 trains but stays quiet

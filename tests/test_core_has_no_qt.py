@@ -1,4 +1,4 @@
-"""core/ must stay importable and usable without any GUI toolkit."""
+"""The house's boundaries: core/ never imports a GUI toolkit; app's state never imports widgets."""
 
 import subprocess
 import sys
@@ -7,22 +7,46 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
+BLOCKER = """
+import importlib, pkgutil, sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name in BLOCKED or name.split(".")[0] in BLOCKED:
+            raise ImportError("blocked: " + name)
+sys.meta_path.insert(0, Block())
+"""
 
-def test_core_imports_with_qt_blocked():
-    code = textwrap.dedent("""
-        import importlib, pkgutil, sys
-        class Block:
-            def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] in {"PySide6", "PyQt5", "PyQt6", "shiboken6", "pyqtgraph", "app"}:
-                    raise ImportError("blocked: " + name)
-        sys.meta_path.insert(0, Block())
+
+def _run(blocked: set[str], body: str) -> subprocess.CompletedProcess:
+    code = f"BLOCKED = {blocked!r}\n" + BLOCKER + textwrap.dedent(body)
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_every_core_module_imports_with_qt_blocked():
+    result = _run(
+        {"PySide6", "PyQt5", "PyQt6", "shiboken6", "pyqtgraph", "app"},
+        """
         import core
-        for mod in pkgutil.iter_modules(core.__path__):
-            importlib.import_module("core." + mod.name)
-        from core.schedules import NoiseSchedule
+        names = [m.name for m in pkgutil.walk_packages(core.__path__, "core.")]
+        for name in names:
+            importlib.import_module(name)
+        from core.diffusion.schedules import NoiseSchedule
         assert NoiseSchedule.linear().T == 1000
+        assert "core.diffusion.samplers" in names and "core.models.checkpoint" in names, names
+        print("ok", len(names))
+        """,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ok")
+
+
+def test_app_state_imports_no_widgets():
+    result = _run(
+        {"PySide6.QtWidgets", "PySide6.QtGui", "pyqtgraph"},
+        """
+        import app.state
         print("ok")
-    """)
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        """,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"

@@ -3,7 +3,7 @@
 import numpy as np
 from PIL import Image
 
-from core.export import compose, write_gif
+from core.imaging.export import compose, write_gif
 
 
 def read_gif(path):

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from core.forward import ForwardPictures, q_sample, q_sample_numpy, q_step
-from core.images import float_to_uint8
-from core.posterior import q_posterior_mean_variance
-from core.schedules import NoiseSchedule
+from core.diffusion.forward import ForwardPictures, q_sample, q_sample_numpy, q_step
+from core.diffusion.posterior import q_posterior_mean_variance
+from core.diffusion.schedules import NoiseSchedule
+from core.imaging.images import float_to_uint8
 
 
 def test_iterated_q_step_matches_closed_form_in_distribution(gen):

@@ -15,12 +15,12 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
 
 from app.window import MainWindow
-from app.worker import ChainWorker
-from core.chain import Frame
-from core.checkpoint import load_model, save_model
-from core.forward import q_sample_numpy
-from core.schedules import NoiseSchedule
-from core.unet import UNet, UNetConfig
+from app.workers.chain import ChainWorker
+from core.diffusion.forward import q_sample_numpy
+from core.diffusion.schedules import NoiseSchedule
+from core.models.checkpoint import load_model, save_model
+from core.models.unet import UNet, UNetConfig
+from core.runs.chain import Frame
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -320,8 +320,12 @@ def test_ten_thousand_signals_do_not_abort(qtbot):
 
 
 def test_the_real_program_starts_and_quits(model_dir, photo, tmp_path):
-    env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config"),
-           "XDG_DATA_HOME": str(tmp_path / "data")}
+    env = {
+        **__import__("os").environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+    }
     result = subprocess.run(
         [sys.executable, "-m", "app.cli", str(photo), "--model", str(model_dir), "--quit-after", "1500"],
         cwd=ROOT,
@@ -343,8 +347,9 @@ def test_dropping_a_file_opens_it(window, tmp_path):
     Image.fromarray(np.full((30, 20, 3), 200, np.uint8)).save(other)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(other))])
-    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                       Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     window.dropEvent(event)
     assert window.state.image_name == "dropped.png" and window.state.image.shape == (30, 20, 3)
     assert "dropped.png" in window.forward.info.text()
@@ -356,8 +361,11 @@ def drop(window, *paths):
 
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    window.dropEvent(QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                                Qt.KeyboardModifier.NoModifier))
+    window.dropEvent(
+        QDropEvent(
+            QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+        )
+    )
 
 
 def test_dropping_a_folder_or_several_files(window, tmp_path):

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from core.errors import ImageLoadError
-from core.images import load_image
+from core.imaging.images import load_image
 
 
 def _rgb(path):

@@ -8,11 +8,12 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from core.checkpoint import load_model, save_model
+from core.diffusion.schedules import NoiseSchedule
 from core.errors import ModelLoadError
-from core.schedules import NoiseSchedule
-from core.train import TrainConfig, train
-from core.unet import UNet, UNetConfig
+from core.models.checkpoint import load_model, save_model
+from core.models.unet import UNet, UNetConfig
+from core.training.train import TrainConfig, train
+from tests.helpers import assert_close_f32
 
 TINY = UNetConfig(base_channels=8, channel_mults=(1, 2), attention_resolutions=(4,), groups=4, image_size=8)
 
@@ -45,7 +46,7 @@ def test_model_folder_round_trip(tmp_path):
     assert loaded.config["provenance"] == {"steps": 3}
     x, t = torch.randn(1, 3, 8, 8), torch.tensor([5])
     with torch.no_grad():
-        assert torch.allclose(loaded(x, t), net(x, t))
+        assert_close_f32(loaded(x, t), net(x, t))
 
 
 def _saved(tmp_path):
@@ -97,7 +98,7 @@ def test_mismatched_and_truncated_weights(tmp_path):
     with pytest.raises(ModelLoadError, match="damaged or truncated"):
         load_model(folder)
     save_file({"stem.weight": torch.zeros(1)}, str(folder / "model.safetensors"))
-    with pytest.raises(ModelLoadError, match="does not match"):
+    with pytest.raises(ModelLoadError, match="do not match"):
         load_model(folder)
 
 
@@ -121,7 +122,58 @@ def test_a_diffusers_folder_loads(tmp_path):
     assert torch.allclose(loaded.schedule.alphas_cumprod.float(), scheduler.alphas_cumprod, atol=1e-6)
     x, t = torch.randn(1, 3, 8, 8), torch.tensor([3])
     with torch.no_grad():
-        assert torch.allclose(loaded(x, t), unet(x, t).sample)
+        assert_close_f32(loaded(x, t), unet(x, t).sample)
+
+
+def _tiny_diffusers_unet(diffusers, width: int):
+    return diffusers.UNet2DModel(
+        sample_size=8,
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=(width, 2 * width),
+        layers_per_block=1,
+        norm_num_groups=4,
+        down_block_types=("DownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "UpBlock2D"),
+    )
+
+
+def test_diffusers_weights_that_do_not_fit_the_config_are_one_short_line(tmp_path, capfd):
+    diffusers = pytest.importorskip("diffusers")
+    _tiny_diffusers_unet(diffusers, 8).save_pretrained(tmp_path / "unet", safe_serialization=True)
+    wider = tmp_path / "wider"
+    _tiny_diffusers_unet(diffusers, 16).save_pretrained(wider, safe_serialization=True)
+    (tmp_path / "unet" / "config.json").write_bytes((wider / "config.json").read_bytes())  # config wants 16 wide
+    capfd.readouterr()
+    with pytest.raises(ModelLoadError) as info:
+        load_model(tmp_path / "unet", device="cpu")
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 200, message
+    assert message.startswith("weights do not match config.json: ")
+    assert "conv_in.weight is [8,3,3,3], config.json wants [16,3,3,3]" in message and "more" in message
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""  # no diffusers banner on the user's terminal
+
+
+def test_truncated_diffusers_weights_are_named(tmp_path):
+    diffusers = pytest.importorskip("diffusers")
+    folder = tmp_path / "unet"
+    _tiny_diffusers_unet(diffusers, 8).save_pretrained(folder, safe_serialization=True)
+    weights = next(folder.glob("*.safetensors"))
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(ModelLoadError, match="damaged or truncated") as info:
+        load_model(folder, device="cpu")
+    assert str(info.value).startswith(str(folder))  # the folder as the user gave it
+
+
+def test_a_diffusers_unet_without_a_scheduler_loads_with_ddpm_defaults(tmp_path):
+    diffusers = pytest.importorskip("diffusers")
+    folder = tmp_path / "shared-unet"
+    _tiny_diffusers_unet(diffusers, 8).save_pretrained(folder, safe_serialization=True)
+    loaded = load_model(folder, device="cpu")
+    assert loaded.prediction == "eps" and loaded.schedule.T == 1000
+    assert loaded.schedule.name == "linear" and loaded.schedule.params["beta_end"] == pytest.approx(0.02)
+    assert len(loaded.notes) == 1 and "no scheduler config" in loaded.notes[0]
 
 
 def test_a_diffusers_folder_without_the_extra_says_how_to_install(tmp_path, monkeypatch):

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from core.forward import q_sample
-from core.parameterization import (
+from core.diffusion.forward import q_sample
+from core.diffusion.parameterization import (
     eps_from_score,
     eps_from_v,
     eps_from_x0,
@@ -13,7 +13,7 @@ from core.parameterization import (
     x0_from_eps,
     x0_from_v,
 )
-from core.schedules import NoiseSchedule
+from core.diffusion.schedules import NoiseSchedule
 
 
 @pytest.fixture

@@ -16,12 +16,12 @@ from PySide6.QtCore import QSettings
 
 import app.gui
 from app.window import MainWindow
-from app.worker import FrameHistory
-from core.chain import Frame
-from core.checkpoint import LoadedModel, load_model, save_model
+from app.workers.chain import FrameHistory
+from core.diffusion.schedules import NoiseSchedule
 from core.errors import ModelLoadError
-from core.schedules import NoiseSchedule
-from core.unet import UNet, UNetConfig
+from core.models.checkpoint import LoadedModel, load_model, save_model
+from core.models.unet import UNet, UNetConfig
+from core.runs.chain import Frame
 
 TINY = UNetConfig(base_channels=8, channel_mults=(1, 2), attention_resolutions=(4,), groups=4, image_size=8)
 
@@ -94,8 +94,15 @@ def test_random_configs_load_or_give_our_error(model_dir, patch, arch_patch):
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("in_channels", {}), ("base_channels", "8"), ("groups", 0), ("heads", 3), ("channel_mults", [1, True]),
-     ("dropout", 2.0), ("attention_resolutions", 4)],
+    [
+        ("in_channels", {}),
+        ("base_channels", "8"),
+        ("groups", 0),
+        ("heads", 3),
+        ("channel_mults", [1, True]),
+        ("dropout", 2.0),
+        ("attention_resolutions", 4),
+    ],
 )
 def test_wrong_architecture_types_get_our_message(model_dir, field, value):
     # Found by the property test above: {"in_channels": {}} used to escape as a TypeError from torch.

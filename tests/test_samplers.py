@@ -5,9 +5,9 @@ import itertools
 import pytest
 import torch
 
-from core.forward import q_sample
-from core.parameterization import target_from_x0_eps
-from core.samplers import (
+from core.diffusion.forward import q_sample
+from core.diffusion.parameterization import target_from_x0_eps
+from core.diffusion.samplers import (
     SamplerConfig,
     SamplerStep,
     ddim_loop,
@@ -17,7 +17,7 @@ from core.samplers import (
     ddpm_step,
     sample_loop,
 )
-from core.schedules import NoiseSchedule
+from core.diffusion.schedules import NoiseSchedule
 
 
 def oracle(schedule, x_star, prediction="eps"):

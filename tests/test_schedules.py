@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from core.schedules import NoiseSchedule, index_from_paper_t, paper_t_from_index
+from core.diffusion.schedules import NoiseSchedule, index_from_paper_t, paper_t_from_index
 
 
 def cosine_abar(t, T=1000, s=0.008):

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from core.schedules import NoiseSchedule
-from core.vlb import bits_per_dim, discretized_gaussian_log_likelihood, normal_kl, prior_bpd
+from core.diffusion.schedules import NoiseSchedule
+from core.diffusion.vlb import bits_per_dim, discretized_gaussian_log_likelihood, normal_kl, prior_bpd
 from tests.test_samplers import oracle
 
 

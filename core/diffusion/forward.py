@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core.schedules import NoiseSchedule, extract
+from core.diffusion.schedules import NoiseSchedule, extract
 
 
 def q_sample(schedule: NoiseSchedule, x0: torch.Tensor, t, noise: torch.Tensor) -> torch.Tensor:
     """Sample x_t ~ q(x_t | x_0) in closed form.
 
     Eq. (4), Ho et al. 2020: x_t = √ᾱ_t · x_0 + √(1 − ᾱ_t) · ε. ``t`` is an array index
-    (see :mod:`core.schedules`), an int or one index per batch element.
+    (see :mod:`core.diffusion.schedules`), an int or one index per batch element.
     """
     return (
         extract(schedule.sqrt_alphas_cumprod, t, x0) * x0

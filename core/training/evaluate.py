@@ -1,4 +1,4 @@
-"""Held-out bits/dim of a model (the DDPM variational bound, core.vlb) and sample grids."""
+"""Held-out bits/dim of a model (the DDPM variational bound, core.diffusion.vlb) and sample grids."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.checkpoint import LoadedModel
-from core.data import load_dataset, split_holdout
+from core.diffusion.samplers import SamplerConfig, final_step, sample_loop
+from core.diffusion.vlb import bits_per_dim
 from core.errors import DataError
-from core.samplers import SamplerConfig, final_step, sample_loop
-from core.vlb import bits_per_dim
+from core.models.checkpoint import LoadedModel
+from core.training.data import load_dataset, split_holdout
 
 
 def held_out_images(model: LoadedModel, data: str) -> np.ndarray:

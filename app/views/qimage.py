@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtGui import QImage
 
-from core.images import to_rgb
+from core.imaging.images import to_rgb
 
 
 def qimage_to_array(image: QImage) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Training a :class:`~core.unet.UNet` on images (the simple loss of Ho et al. 2020, Eq. 14).
+"""Training a :class:`~core.models.unet.UNet` on images (the simple loss of Ho et al. 2020, Eq. 14).
 
 Seeded, keeps EMA weights, checkpoints and resumes (weights, EMA, Adam state and RNG state in
 safetensors + JSON, no pickle), holds out a fraction of the data, writes a sample grid at every
@@ -24,17 +24,17 @@ from safetensors.torch import load_file, save_file
 from torch.nn import functional as F
 
 from core import __version__
-from core.checkpoint import save_model
-from core.data import load_dataset, split_holdout
 from core.device import describe_device, pick_device
+from core.diffusion.forward import q_sample
+from core.diffusion.parameterization import target_from_x0_eps
+from core.diffusion.samplers import ddim_loop, final_step
+from core.diffusion.schedules import NoiseSchedule
 from core.errors import DataError
-from core.files import atomic_write_bytes
-from core.forward import q_sample
-from core.grid import save_grid
-from core.parameterization import target_from_x0_eps
-from core.samplers import ddim_loop, final_step
-from core.schedules import NoiseSchedule
-from core.unet import UNet, UNetConfig, count_parameters
+from core.imaging.files import atomic_write_bytes
+from core.imaging.grid import save_grid
+from core.models.checkpoint import save_model
+from core.models.unet import UNet, UNetConfig, count_parameters
+from core.training.data import emoji_groups, group_weights, load_dataset, split_holdout
 
 STATE_WEIGHTS = "training_state.safetensors"
 STATE_JSON = "training_state.json"
@@ -66,6 +66,10 @@ class TrainConfig:
     log_every: int = 50
     num_samples: int = 64
     device: str | None = None
+    init: str | None = None  # a model folder whose weights start the run (same architecture)
+    balance: bool = False  # sample skin-tone variants of one emoji as one (emoji data only)
+    lr_schedule: str = "constant"  # or "cosine": decay to 0 at the last step after the warm-up
+    min_snr: float = 0.0  # γ of min-SNR-γ loss weighting (Hang et al. 2023); 0 = plain MSE
     extra: dict = field(default_factory=dict)
 
 
@@ -176,6 +180,11 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
     train_idx, held_idx = split_holdout(len(data), cfg.holdout, seed=cfg.seed)
     if len(train_idx) == 0:
         raise DataError("the data set is too small to hold out any images")
+    weights = None
+    if cfg.balance and cfg.data == "emoji":
+        groups = emoji_groups()
+        weights = torch.from_numpy(group_weights([groups[i] for i in train_idx]))
+        say(f"balance: {len(set(groups[i] for i in train_idx))} distinct emoji among {len(train_idx)} bitmaps")
     images = torch.from_numpy(data[train_idx]).permute(0, 3, 1, 2).contiguous().to(device)
     say(
         f"data: {cfg.data}: {len(data)} images at {cfg.size}², {len(train_idx)} for training, "
@@ -203,6 +212,13 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
     )
 
     step, elapsed_before = 0, 0.0
+    if cfg.init and not (resume and (out / STATE_WEIGHTS).is_file()):
+        from core.models.checkpoint import load_model
+
+        start = load_model(cfg.init, device="cpu")
+        model.load_state_dict(start.network.state_dict())
+        ema.load_state_dict(start.network.state_dict())
+        say(f"initialised from {cfg.init}")
     if resume and (out / STATE_WEIGHTS).is_file():
         step, elapsed_before = _load_state(out, model, ema, opt, gen)
         say(f"resumed from step {step}")
@@ -218,7 +234,10 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
     loss_avg = float("nan")
     losses: list[float] = []
     while step < cfg.steps:
-        idx = torch.randint(0, len(images), (per_rank_batch,), generator=gen)
+        if weights is None:
+            idx = torch.randint(0, len(images), (per_rank_batch,), generator=gen)
+        else:
+            idx = torch.multinomial(weights, per_rank_batch, replacement=True, generator=gen)
         x0 = images[idx.to(device)].float().div_(127.5).sub_(1.0)
         if cfg.hflip:
             flip = (torch.rand(per_rank_batch, generator=gen) < 0.5).to(device)
@@ -228,9 +247,10 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
         noise = torch.randn(x0.shape, generator=gen).to(device)
         x_t = q_sample(schedule, x0, t, noise)
         target = target_from_x0_eps(schedule, x0, t, noise, cfg.prediction)
-        loss = F.mse_loss(train_model(x_t, t), target)
+        per_sample = F.mse_loss(train_model(x_t, t), target, reduction="none").mean(dim=(1, 2, 3))
+        loss = (per_sample * _loss_weight(schedule, t, cfg)).mean()
         for group in opt.param_groups:
-            group["lr"] = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup))
+            group["lr"] = _learning_rate(cfg, step)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -283,6 +303,24 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
         "img_per_s": done * per_rank_batch * world / max(time.perf_counter() - t0, 1e-9),
         "main_process": main,  # under torchrun, only rank 0 reports
     }
+
+
+def _learning_rate(cfg: TrainConfig, step: int) -> float:
+    warm = min(1.0, (step + 1) / max(1, cfg.warmup))
+    if cfg.lr_schedule == "cosine":
+        return cfg.lr * warm * 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(1, cfg.steps))))
+    return cfg.lr * warm
+
+
+def _loss_weight(schedule: NoiseSchedule, t: torch.Tensor, cfg: TrainConfig) -> torch.Tensor | float:
+    """Min-SNR-γ (Hang et al. 2023): clamp each t's weight at γ, expressed for the model's own target."""
+    if cfg.min_snr <= 0:
+        return 1.0
+    snr = torch.as_tensor(schedule.snr, dtype=torch.float32, device=t.device)[t]
+    clamped = snr.clamp(max=cfg.min_snr)
+    # MSE of ε carries weight SNR relative to x_0's; of v, SNR + 1 (Salimans & Ho 2022, §4)
+    per_target = {"eps": snr, "x0": torch.ones_like(snr), "v": snr + 1}[cfg.prediction]
+    return clamped / per_target
 
 
 def _checkpoint(out, model, ema, opt, step, gen, cfg, elapsed, loss, schedule, arch, device, n_train, n_held, world):

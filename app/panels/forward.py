@@ -16,16 +16,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.imageview import ImageView
 from app.state import ViewState
-from core.forward import ForwardPictures, IterativeChain
-from core.images import fit_long_side, float_to_uint8
-from core.schedules import index_from_paper_t
+from app.views.imageview import ImageView
+from core.diffusion.forward import ForwardPictures, IterativeChain
+from core.diffusion.schedules import index_from_paper_t
+from core.imaging.images import fit_long_side, float_to_uint8
 
 ITERATIVE_MAX_SIDE = 128
 NOISE_SHOWN_SIGMAS = 3.0
-READOUTS = (("t", "t ="), ("sqrt_abar", "√ᾱ_t ="), ("sqrt_one_minus_abar", "√(1−ᾱ_t) ="), ("snr", "SNR ="),
-            ("log_snr", "log SNR ="))
+READOUTS = (
+    ("t", "t ="),
+    ("sqrt_abar", "√ᾱ_t ="),
+    ("sqrt_one_minus_abar", "√(1−ᾱ_t) ="),
+    ("snr", "SNR ="),
+    ("log_snr", "log SNR ="),
+)
 
 
 class ForwardPanel(QWidget):
@@ -145,9 +150,13 @@ class ForwardPanel(QWidget):
         if t == 0:  # the clean image
             values = (f"0 / {s.T}", "1", "0", "inf", "inf")
         else:
-            values = (f"{t} / {s.T}", f"{float(s.sqrt_alphas_cumprod[index]):.4f}",
-                      f"{float(s.sqrt_one_minus_alphas_cumprod[index]):.4f}", f"{float(s.snr[index]):.4g}",
-                      f"{float(s.log_snr[index]):+.2f}")
+            values = (
+                f"{t} / {s.T}",
+                f"{float(s.sqrt_alphas_cumprod[index]):.4f}",
+                f"{float(s.sqrt_one_minus_alphas_cumprod[index]):.4f}",
+                f"{float(s.snr[index]):.4g}",
+                f"{float(s.log_snr[index]):+.2f}",
+            )
         for (key, _), value in zip(READOUTS, values, strict=True):
             self.readout[key].setText(value)
         if self._pictures is None:

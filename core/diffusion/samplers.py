@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core.parameterization import check_prediction, eps_from_x0, x0_eps_from_output
-from core.posterior import q_posterior_mean_variance
-from core.schedules import NoiseSchedule, extract
+from core.diffusion.parameterization import check_prediction, eps_from_x0, x0_eps_from_output
+from core.diffusion.posterior import q_posterior_mean_variance
+from core.diffusion.schedules import NoiseSchedule, extract
 
 VARIANCES = ("fixed_small", "fixed_large")
 SPACINGS = ("leading", "trailing", "linspace")

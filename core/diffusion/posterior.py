@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from core.schedules import NoiseSchedule, extract
+from core.diffusion.schedules import NoiseSchedule, extract
 
 
 def q_posterior_mean_variance(

@@ -15,13 +15,14 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from assets import MODELS
 from core import __version__
 from core.device import pick_device
+from core.diffusion.parameterization import PREDICTIONS
+from core.diffusion.schedules import NoiseSchedule
 from core.errors import ModelLoadError
-from core.files import atomic_write, atomic_write_bytes
-from core.parameterization import PREDICTIONS
-from core.schedules import NoiseSchedule
-from core.unet import UNet, UNetConfig
+from core.imaging.files import atomic_write, atomic_write_bytes
+from core.models.unet import UNet, UNetConfig
 
 FORMAT = "diffusion-viz"
 FORMAT_VERSION = 1
@@ -29,7 +30,7 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 DATA_SCALING = "pixels uint8 → x = p / 127.5 − 1, in [−1, 1]"
-BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "assets" / "models" / "emoji32"
+BUNDLED_MODEL = MODELS / "emoji32"
 
 
 @dataclass
@@ -46,6 +47,7 @@ class LoadedModel:
     path: Path | None = None
     config: dict = field(default_factory=dict)
     forward: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+    notes: tuple[str, ...] = ()  # what the user should know about how it was loaded (defaults assumed)
 
     def __call__(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return (self.forward or self.network)(x, t)
@@ -105,16 +107,16 @@ def load_model(folder: str | Path, device: torch.device | str | None = None) -> 
         raise ModelLoadError(f"{folder} does not exist")
     if not folder.is_dir():
         if folder.suffix.lower() in PICKLE_SUFFIXES:
-            raise ModelLoadError(f"{folder.name} is a pickle file; pickles are never loaded (they can run code)")
-        raise ModelLoadError(f"{folder.name} is a file; a model is a folder with {CONFIG_NAME} and {WEIGHTS_NAME}")
+            raise ModelLoadError(f"{folder} is a pickle file; pickles are never loaded (they can run code)")
+        raise ModelLoadError(f"{folder} is a file; a model is a folder with {CONFIG_NAME} and {WEIGHTS_NAME}")
     if _is_diffusers_folder(folder):
-        from core.diffusers_import import load_diffusers_model
+        from core.models.diffusers_import import load_diffusers_model
 
         return load_diffusers_model(folder, device)
     if not (folder / CONFIG_NAME).is_file():
         pickles = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES)
         hint = f" It holds only pickle files ({', '.join(pickles)}), which are never loaded." if pickles else ""
-        raise ModelLoadError(f"{folder.name} is not a model folder: {CONFIG_NAME} is missing.{hint}")
+        raise ModelLoadError(f"{folder} is not a model folder: {CONFIG_NAME} is missing.{hint}")
     config = read_config(folder)
     if config.get("format") != FORMAT:
         raise ModelLoadError(f'{folder / CONFIG_NAME} is not a diffusion-viz model config (no "format": "{FORMAT}")')
@@ -130,20 +132,14 @@ def load_model(folder: str | Path, device: torch.device | str | None = None) -> 
         raise ModelLoadError(f"{folder / CONFIG_NAME} has a wrong field: {exc}") from None
     weights_path = folder / WEIGHTS_NAME
     if not weights_path.is_file():
-        raise ModelLoadError(f"{folder.name} lacks its weights file {WEIGHTS_NAME}")
+        raise ModelLoadError(f"{folder} lacks its weights file {WEIGHTS_NAME}")
     try:
         state = load_file(str(weights_path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise ModelLoadError(f"{weights_path.name} is damaged or truncated ({exc})") from None
     network = UNet(arch)
-    try:
-        network.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()
-        detail = first[1].strip() if len(first) > 1 else first[0]
-        raise ModelLoadError(
-            f"{weights_path.name} does not match the architecture in {CONFIG_NAME}: {detail}"
-        ) from None
+    check_state_dict(network.state_dict(), state, f"{folder / CONFIG_NAME}")
+    network.load_state_dict(state, strict=True)
     network.eval().to(device)
     if device.type != "mps":
         network.to(memory_format=torch.channels_last)
@@ -158,6 +154,24 @@ def load_model(folder: str | Path, device: torch.device | str | None = None) -> 
         path=folder,
         config=config,
     )
+
+
+def _shape(shape) -> str:
+    return "[" + ",".join(str(int(n)) for n in shape) + "]"
+
+
+def check_state_dict(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor], config_name: str) -> None:
+    """Raise one short line when ``found`` (the weights file) does not fit ``expected`` (the config's network)."""
+    problems = []
+    for key, value in expected.items():
+        if key not in found:
+            problems.append(f"{key} is missing")
+        elif tuple(found[key].shape) != tuple(value.shape):
+            problems.append(f"{key} is {_shape(found[key].shape)}, {config_name} wants {_shape(value.shape)}")
+    problems += [f"{key} is not in {config_name}'s network" for key in found if key not in expected]
+    if problems:
+        more = f"; {len(problems) - 1} more" if len(problems) > 1 else ""
+        raise ModelLoadError(f"weights do not match {config_name}: {problems[0]}{more}")
 
 
 def _is_diffusers_folder(folder: Path) -> bool:

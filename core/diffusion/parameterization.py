@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from core.schedules import NoiseSchedule, extract
+from core.diffusion.schedules import NoiseSchedule, extract
 
 PREDICTIONS = ("eps", "x0", "v")
 

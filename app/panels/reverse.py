@@ -18,13 +18,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.imageview import ImageView
 from app.state import ViewState
-from app.worker import ChainWorker
-from core.chain import Frame, run_chain
-from core.checkpoint import LoadedModel
-from core.samplers import SamplerConfig
-from core.schedules import index_from_paper_t, matching_index
+from app.views.imageview import ImageView
+from app.workers.chain import ChainWorker
+from core.diffusion.samplers import SamplerConfig
+from core.diffusion.schedules import index_from_paper_t, matching_index
+from core.models.checkpoint import LoadedModel
+from core.runs.chain import Frame, run_chain
 
 START_NOISE, START_IMAGE = "pure noise", "forward image at its t"
 # While a run goes, the pictures repaint at 30 Hz with the newest frame; the progress bar, timeline

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core.checkpoint import LoadedModel
-from core.forward import q_sample
-from core.images import center_square
-from core.samplers import SamplerConfig, sample_loop
-from core.schedules import paper_t_from_index
+from core.diffusion.forward import q_sample
+from core.diffusion.samplers import SamplerConfig, sample_loop
+from core.diffusion.schedules import paper_t_from_index
+from core.imaging.images import center_square
+from core.models.checkpoint import LoadedModel
 
 
 @dataclass(frozen=True)

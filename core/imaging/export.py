@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from core.errors import DiffusionVizError
-from core.files import atomic_write, atomic_write_bytes
+from core.imaging.files import atomic_write, atomic_write_bytes
 
 LABEL_HEIGHT = 14
 

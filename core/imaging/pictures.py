@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from core.chain import Frame
-from core.export import compose
-from core.forward import q_sample_numpy
-from core.images import float_to_uint8
-from core.schedules import NoiseSchedule, index_from_paper_t
+from core.diffusion.forward import q_sample_numpy
+from core.diffusion.schedules import NoiseSchedule, index_from_paper_t
+from core.imaging.export import compose
+from core.imaging.images import float_to_uint8
+from core.runs.chain import Frame
 
 CONTENT = ("both", "xt", "x0")
 

@@ -1,6 +1,6 @@
 """Runs a reverse chain on a worker thread; the GUI thread paints.
 
-The worker only produces :class:`core.chain.Frame` objects (numpy arrays) into a bounded
+The worker only produces :class:`core.runs.chain.Frame` objects (numpy arrays) into a bounded
 history and emits light signals carrying its run id. Cancel and pause are ``threading.Event``
 flags checked between model steps, so a stop takes effect within one step. One long-lived
 inference thread serves every run.
@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator
 
 from PySide6.QtCore import QObject, Signal
 
-from core.chain import Frame
 from core.errors import DiffusionVizError
+from core.runs.chain import Frame
 
 DEFAULT_HISTORY_BYTES = 256 * 1024 * 1024
 
@@ -70,8 +70,9 @@ class FrameHistory:
 class _Run:
     """One reverse run's inputs and flags, shared between the GUI thread and the inference thread."""
 
-    def __init__(self, run_id: int, make_frames: Callable[[], Iterator[Frame]], history: FrameHistory,
-                 paused: bool) -> None:
+    def __init__(
+        self, run_id: int, make_frames: Callable[[], Iterator[Frame]], history: FrameHistory, paused: bool
+    ) -> None:
         self.run_id = run_id
         self.make_frames = make_frames
         self.history = history
@@ -218,4 +219,3 @@ class ChainWorker(QObject):
             return
         run.done.set()
         self.finished.emit(run_id, completed)
-

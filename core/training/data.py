@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from core.errors import DataError, ImageLoadError
-from core.images import center_square, load_image, to_rgb
+from core.imaging.images import center_square, load_image, to_rgb
 
 EMOJI_FONT_PATHS = (
     "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf",
@@ -18,6 +18,7 @@ EMOJI_FONT_PATHS = (
     "/Library/Fonts/NotoColorEmoji.ttf",
 )
 EMOJI_INSTALL_HINT = "install it with: sudo apt-get install fonts-noto-color-emoji"
+SKIN_TONE_GLYPHS = frozenset(f"u1F3F{c}" for c in "BCDEF")  # Fitzpatrick modifiers U+1F3FB…U+1F3FF
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
@@ -53,6 +54,37 @@ def load_emoji(size: int, font_path: str | Path | None = None) -> np.ndarray:
     if not images:
         raise DataError(f"{path} holds no emoji bitmaps")
     return np.stack(images)
+
+
+def emoji_groups(font_path: str | Path | None = None) -> list[str]:
+    """One key per bitmap of :func:`load_emoji` (same order): the emoji with its skin-tone modifiers removed.
+
+    Noto draws many people emoji in up to 26 skin-tone combinations, each a GSUB ligature; bitmaps that
+    share a key are variants of one drawing. Training can weight them so steps go to variety.
+    """
+    from fontTools.ttLib import TTFont
+
+    path = Path(font_path) if font_path else find_emoji_font()
+    font = TTFont(str(path), lazy=True)
+    names = sorted(font["CBDT"].strikeData[0])
+    key: dict[str, str] = {}
+    if "GSUB" in font:
+        for lookup in font["GSUB"].table.LookupList.Lookup:
+            for sub in lookup.SubTable:
+                sub = getattr(sub, "ExtSubTable", sub)
+                for first, ligatures in (getattr(sub, "ligatures", None) or {}).items():
+                    for lig in ligatures:
+                        parts = [first, *lig.Component]
+                        key[lig.LigGlyph] = "+".join(p for p in parts if p not in SKIN_TONE_GLYPHS)
+    return [key.get(name, name) for name in names]
+
+
+def group_weights(groups: list[str]) -> np.ndarray:
+    """Sampling weights that give every group the same total weight (1 / group size each)."""
+    counts: dict[str, int] = {}
+    for g in groups:
+        counts[g] = counts.get(g, 0) + 1
+    return np.array([1.0 / counts[g] for g in groups])
 
 
 def _pad_square_white(rgb: np.ndarray, size: int) -> np.ndarray:

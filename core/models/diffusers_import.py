@@ -1,7 +1,8 @@
 """Loading a diffusers UNet2DModel folder (as ``save_pretrained`` writes it) through the optional extra.
 
 Accepted layouts: a folder with the UNet's ``config.json`` and ``scheduler_config.json`` side by
-side, or a pipeline folder with ``unet/`` and ``scheduler/`` sub-folders. Only safetensors weights
+side, a pipeline folder with ``unet/`` and ``scheduler/`` sub-folders, or a UNet shared without its
+scheduler (DDPM's defaults are then used, and the model says so in its ``notes``). Only safetensors weights
 are read, and only from disk.
 """
 
@@ -12,8 +13,8 @@ from pathlib import Path
 
 import torch
 
+from core.diffusion.schedules import NoiseSchedule
 from core.errors import ModelLoadError
-from core.schedules import NoiseSchedule
 
 INSTALL_HINT = "install the optional extra: pip install 'diffusion-viz[diffusers]'"
 PREDICTION_TYPES = {"epsilon": "eps", "sample": "x0", "v_prediction": "v"}
@@ -35,34 +36,70 @@ def schedule_from_scheduler_config(config: dict) -> NoiseSchedule:
     raise ModelLoadError(f"the scheduler's beta_schedule {kind!r} is not supported")
 
 
-def _find(folder: Path) -> tuple[Path, Path]:
+DEFAULT_SCHEDULER_NOTE = (
+    "{name} has no scheduler config: using DDPM's defaults (linear β 1e-4…0.02, T = 1000, predicts ε)"
+)
+
+
+def _find(folder: Path) -> tuple[Path, Path | None]:
+    """The UNet's folder and its scheduler config (None when the UNet was shared without one)."""
     for unet_dir, sched_dir in ((folder, folder), (folder / "unet", folder / "scheduler")):
         if (unet_dir / "config.json").is_file():
             for name in ("scheduler_config.json", "config.json"):
                 candidate = sched_dir / name
                 if candidate.is_file() and (sched_dir != unet_dir or name != "config.json"):
                     return unet_dir, candidate
-    raise ModelLoadError(f"{folder.name} looks like a diffusers UNet but has no scheduler_config.json beside it")
+            return unet_dir, None
+    raise ModelLoadError(f"{folder} looks like a diffusers UNet but has no config.json")
 
 
 def load_diffusers_model(folder: Path, device: torch.device):
-    from core.checkpoint import LoadedModel
+    """A diffusers ``UNet2DModel`` folder as a :class:`~core.models.checkpoint.LoadedModel`.
+
+    The network is built from its config.json and the weights are read by safetensors and checked
+    here, so a mismatch is one line and no third-party banner reaches the user's terminal.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from core.models.checkpoint import LoadedModel, check_state_dict
 
     unet_dir, sched_path = _find(folder)
-    if not any(unet_dir.glob("*.safetensors")):
+    weights = sorted(unet_dir.glob("*.safetensors"))
+    if not weights:
         raise ModelLoadError(
-            f"{unet_dir.name} has no .safetensors weights; pickle weights (.bin) are never loaded. "
+            f"{folder} has no .safetensors weights; pickle weights (.bin) are never loaded. "
             "Convert them with diffusers' save_pretrained(..., safe_serialization=True)."
         )
+    if len(weights) > 1:
+        raise ModelLoadError(f"{folder} holds {len(weights)} .safetensors files; sharded weights are not supported")
     try:
         from diffusers import UNet2DModel
+        from diffusers.utils import logging as diffusers_logging
     except ImportError:
-        raise ModelLoadError(f"{folder.name} is a diffusers model; {INSTALL_HINT}") from None
+        raise ModelLoadError(f"{folder} is a diffusers model; {INSTALL_HINT}") from None
+    notes = []
     try:
-        sched_config = json.loads(sched_path.read_text(encoding="utf-8"))
-        unet = UNet2DModel.from_pretrained(str(unet_dir), use_safetensors=True, local_files_only=True)
-    except Exception as exc:  # diffusers raises many types for a broken folder
-        raise ModelLoadError(f"{folder.name} could not be loaded as a diffusers model: {exc}") from None
+        unet_config = json.loads((unet_dir / "config.json").read_text(encoding="utf-8"))
+        sched_config = json.loads(sched_path.read_text(encoding="utf-8")) if sched_path else {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(f"{folder} has a config that cannot be read: {exc}") from None
+    if sched_path is None:
+        notes.append(DEFAULT_SCHEDULER_NOTE.format(name=folder))
+    try:
+        state = load_file(str(weights[0]))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise ModelLoadError(f"{folder}: {weights[0].name} is damaged or truncated ({exc})") from None
+    verbosity = diffusers_logging.get_verbosity()
+    diffusers_logging.set_verbosity_error()
+    try:
+        unet = UNet2DModel.from_config(unet_config)
+    except Exception as exc:  # diffusers raises many types for a broken config
+        raise ModelLoadError(f"{folder}: config.json does not describe a UNet2DModel ({exc})") from None
+    finally:
+        diffusers_logging.set_verbosity(verbosity)
+    check_state_dict(unet.state_dict(), state, "config.json")
+    unet.load_state_dict(state, strict=True)
     prediction = PREDICTION_TYPES.get(sched_config.get("prediction_type", "epsilon"))
     if prediction is None:
         raise ModelLoadError(f"prediction_type {sched_config.get('prediction_type')!r} is not supported")
@@ -84,4 +121,5 @@ def load_diffusers_model(folder: Path, device: torch.device):
         path=folder,
         config={"format": "diffusers", "unet": dict(unet.config), "scheduler": sched_config},
         forward=forward,
+        notes=tuple(notes),
     )

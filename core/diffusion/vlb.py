@@ -14,10 +14,10 @@ from collections.abc import Callable
 
 import torch
 
-from core.forward import q_mean_variance, q_sample
-from core.posterior import q_posterior_mean_variance
-from core.samplers import p_mean_variance
-from core.schedules import NoiseSchedule
+from core.diffusion.forward import q_mean_variance, q_sample
+from core.diffusion.posterior import q_posterior_mean_variance
+from core.diffusion.samplers import p_mean_variance
+from core.diffusion.schedules import NoiseSchedule
 
 LOG2 = math.log(2.0)
 

@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QSignalBlocker, Signal
 from PySide6.QtWidgets import QGridLayout, QWidget
 
-from core.schedules import NoiseSchedule
+from core.diffusion.schedules import NoiseSchedule
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True, background="w", foreground="k")
 

@@ -1,0 +1,1 @@
+"""The window's panels: the forward process and the reverse chain."""

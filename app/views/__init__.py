@@ -1,0 +1,1 @@
+"""Reusable views: the image view, the schedule plots, the export dialog, QImage conversion."""

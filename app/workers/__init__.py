@@ -1,0 +1,1 @@
+"""Worker threads: the inference thread that runs reverse chains off the GUI thread."""

@@ -1,0 +1,1 @@
+"""The diffusion maths: schedules, q, the posterior, parameterisations, samplers, the variational bound."""
