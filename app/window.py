@@ -73,7 +73,8 @@ class MainWindow(QMainWindow):
         self._banner_timer.setSingleShot(True)
         self._banner_timer.timeout.connect(self.banner.hide)
 
-        top = QSplitter(Qt.Orientation.Horizontal)
+        top = self.top_split = QSplitter(Qt.Orientation.Horizontal)
+        top.setChildrenCollapsible(False)  # a panel dragged to nothing would be lost, and saved that way
         top.addWidget(self.forward)
         top.addWidget(self.reverse)
         top.setStretchFactor(0, 3)
@@ -89,7 +90,8 @@ class MainWindow(QMainWindow):
         bottom_layout.setContentsMargins(6, 0, 6, 6)
         bottom_layout.addLayout(schedule_bar)
         bottom_layout.addWidget(self.plots)
-        split = QSplitter(Qt.Orientation.Vertical)
+        split = self.main_split = QSplitter(Qt.Orientation.Vertical)
+        split.setChildrenCollapsible(False)
         split.addWidget(top)
         split.addWidget(bottom)
         split.setStretchFactor(0, 3)
@@ -366,14 +368,24 @@ class MainWindow(QMainWindow):
 
     # -- window life ---------------------------------------------------------------------------
 
+    def _splitters(self) -> dict[str, QSplitter]:
+        return {"split_panels": self.top_split, "split_plots": self.main_split}
+
     def _restore_geometry(self) -> None:
         geometry = self.settings.value("geometry")
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1400, 900)
+        for key, splitter in self._splitters().items():
+            state = self.settings.value(key)
+            # A non-collapsible splitter clamps a saved layout that would hide a panel (tested).
+            if state is not None:
+                splitter.restoreState(state)
 
     def closeEvent(self, event) -> None:
         self.reverse.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
+        for key, splitter in self._splitters().items():
+            self.settings.setValue(key, splitter.saveState())
         self.settings.sync()
         super().closeEvent(event)
 

@@ -393,3 +393,28 @@ def test_pasting_an_image(window):
     window.paste_image()
     assert "no image" in window.banner.text()
     assert window.state.image.shape == (7, 12, 3)  # the pasted image stays
+
+
+def test_splitters_never_collapse_a_panel_and_a_hiding_layout_is_ignored(qtbot, tmp_path, model_dir):
+    settings = QSettings(str(tmp_path / "layout.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(settings)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    w.top_split.setSizes([w.top_split.width(), 0])  # what a drag to the edge asks for
+    w.main_split.setSizes([0, w.main_split.height()])
+    assert min(w.top_split.sizes()) >= w.reverse.minimumSizeHint().width() > 0
+    assert min(w.main_split.sizes()) > 0
+    w.close()
+    # A layout saved by an older version, with the reverse panel dragged to nothing.
+    w.top_split.setChildrenCollapsible(True)
+    w.top_split.setSizes([w.top_split.width(), 0])
+    assert w.top_split.sizes()[1] == 0
+    settings.setValue("split_panels", w.top_split.saveState())
+    settings.sync()
+    again = MainWindow(settings)
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.waitExposed(again)
+    assert min(again.top_split.sizes()) > 100
+    again.reverse.shutdown()
