@@ -48,12 +48,15 @@ class ViewState(QObject):
     def set_schedule(self, schedule: NoiseSchedule, choice: str) -> None:
         if schedule is self.schedule and choice == self.schedule_choice:
             return
-        old_T = self.T
+        old_T, old_t = self.T, self.t
+        # t is mapped before anyone hears of the new schedule, so no listener ever sees a t
+        # beyond the new T (reading ᾱ at index 699 of a 300-step schedule raised IndexError).
+        # The same fraction of the chain is kept when T changes.
         self.schedule, self.schedule_choice = schedule, choice
+        self.t = min(round(old_t * self.T / old_T), self.T)
         self.schedule_changed.emit()
-        if self.T != old_T:
-            # Keep the same fraction of the chain when T changes.
-            self.set_t(round(self.t * self.T / old_T))
+        if self.t != old_t:
+            self.t_changed.emit(self.t)
 
     def set_t(self, t: int) -> None:
         t = int(min(max(t, 0), self.T))

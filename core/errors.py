@@ -15,3 +15,7 @@ class ModelLoadError(DiffusionVizError):
 
 class DataError(DiffusionVizError):
     """A training or evaluation data set could not be read."""
+
+
+class DeviceError(DiffusionVizError):
+    """The device asked for (CUDA, MPS) is not available here."""

@@ -208,3 +208,13 @@ def test_train_under_torchrun_is_data_parallel_and_reports_once(tmp_path):
     assert "world size 2" in result.stdout
     provenance = load_model(out, device="cpu").config["provenance"]
     assert provenance["hardware"].endswith("× 2, " + os.uname().machine)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+@pytest.mark.parametrize("device", ["cuda", "warp-drive"])
+def test_an_unavailable_device_is_one_line_and_exit_2(model_dir, tmp_path, capsys, device):
+    code = main(["sample", "--model", str(model_dir), "--device", device, "--out", str(tmp_path / "g.png")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("diffusion-viz: ") and device in err
+    assert not (tmp_path / "g.png").exists()

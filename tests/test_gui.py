@@ -418,3 +418,16 @@ def test_splitters_never_collapse_a_panel_and_a_hiding_layout_is_ignored(qtbot, 
     qtbot.waitExposed(again)
     assert min(again.top_split.sizes()) > 100
     again.reverse.shutdown()
+
+
+def test_changing_T_keeps_t_in_proportion_and_raises_nothing(window):
+    window.schedule_choice.setCurrentIndex(window.schedule_choice.findData("linear"))
+    window.schedule_T.setValue(1000)
+    window.schedule_T.editingFinished.emit()
+    window.state.set_t(700)
+    window.schedule_T.setValue(300)
+    window.schedule_T.editingFinished.emit()  # what Return in the T box does
+    assert window.state.T == 300 and window.state.t == 210
+    assert window.forward.slider.value() == 210 and window.plots.cursor_t() == 210
+    assert window.forward.readout["t"].text() == "210 / 300"
+    assert not window.banner.isVisibleTo(window)

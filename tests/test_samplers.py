@@ -165,3 +165,22 @@ def test_bad_sampler_config_is_refused():
         SamplerConfig(sampler="euler")
     with pytest.raises(ValueError):
         SamplerConfig(eta=2.0)
+
+
+def test_seeded_noise_comes_from_the_cpu_generator_whatever_the_device(monkeypatch):
+    # CUDA refuses a CPU generator for a CUDA tensor; every draw goes through core.device.randn,
+    # which draws on the generator's device and moves the numbers.
+    from core.device import randn
+
+    real = torch.randn
+
+    def strict(*args, generator=None, device=None, **kwargs):
+        if generator is not None and device is not None and torch.device(device) != generator.device:
+            raise RuntimeError("Expected a 'cuda' device type for generator")
+        return real(*args, generator=generator, device=device, **kwargs)
+
+    monkeypatch.setattr(torch, "randn", strict)
+    a = randn((4,), torch.Generator().manual_seed(3), "meta")
+    assert a.device.type == "meta"
+    b = randn((4,), torch.Generator().manual_seed(3), "cpu")
+    assert torch.equal(b, real(4, generator=torch.Generator().manual_seed(3)))

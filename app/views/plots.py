@@ -67,7 +67,8 @@ class SchedulePlots(QWidget):
             keep = values > 0 if log_y else slice(None)  # β̃ at t = 1 is exactly 0: no point on a log axis
             self.curves[name].setData(t[keep], values[keep])
             self.plots[name].setXRange(0, schedule.T, padding=0.02)
-            self.cursors[name].setBounds((0, schedule.T))
+            with QSignalBlocker(self.cursors[name]):  # clamping the cursor must not write back into t
+                self.cursors[name].setBounds((0, schedule.T))
 
     def set_t(self, t: int) -> None:
         for cursor in self.cursors.values():

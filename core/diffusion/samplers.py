@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from core.device import randn
 from core.diffusion.parameterization import check_prediction, eps_from_x0, x0_eps_from_output
 from core.diffusion.posterior import q_posterior_mean_variance
 from core.diffusion.schedules import NoiseSchedule, extract
@@ -161,10 +162,7 @@ def _call_model(model: ModelFn, x: torch.Tensor, t: int) -> torch.Tensor:
 
 
 def _randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    if generator is not None and generator.device != x.device:
-        # A CPU generator keeps runs reproducible across devices; draw there, then move.
-        return torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device, non_blocking=True)
-    return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    return randn(x.shape, generator, x.device, x.dtype)
 
 
 def ddpm_loop(

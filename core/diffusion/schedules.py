@@ -90,9 +90,17 @@ class NoiseSchedule:
     # -- constructors ------------------------------------------------------------------------
 
     @classmethod
-    def linear(cls, T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> NoiseSchedule:
-        """DDPM's linear schedule (Ho et al. 2020, Sec. 4): β from ``beta_start`` to ``beta_end``."""
+    def linear(cls, T: int = 1000, beta_start: float | None = None, beta_end: float | None = None) -> NoiseSchedule:
+        """DDPM's linear schedule (Ho et al. 2020, Sec. 4): β from ``beta_start`` to ``beta_end``.
+
+        The defaults are DDPM's 1e-4 … 0.02 at T = 1000, scaled by 1000/T for other T as in
+        improved-diffusion (Nichol & Dhariwal 2021), so x_T stays close to pure noise for any T
+        (unscaled, ᾱ_T would be 0.36 at T = 100). β is capped at 0.999 for very small T.
+        """
         _check_T(T)
+        scale = 1000 / T
+        beta_start = min(1e-4 * scale, 0.999) if beta_start is None else beta_start
+        beta_end = min(0.02 * scale, 0.999) if beta_end is None else beta_end
         betas = torch.linspace(beta_start, beta_end, T, dtype=torch.float64)
         return cls(betas, "linear", {"T": T, "beta_start": beta_start, "beta_end": beta_end})
 

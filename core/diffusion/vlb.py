@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import torch
 
+from core.device import randn
 from core.diffusion.forward import q_mean_variance, q_sample
 from core.diffusion.posterior import q_posterior_mean_variance
 from core.diffusion.samplers import p_mean_variance
@@ -94,7 +95,7 @@ def vlb_terms_bpd(
     rows = []
     with torch.inference_mode():
         for t in timesteps:
-            noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+            noise = randn(x0.shape, generator, x0.device, x0.dtype)
             rows.append(vlb_term_bpd(model, schedule, x0, t, noise, prediction, variance))
     return torch.stack(rows, dim=1)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.device import randn
 from core.diffusion.samplers import SamplerConfig, final_step, sample_loop
 from core.diffusion.vlb import bits_per_dim
 from core.errors import DataError
@@ -42,7 +43,7 @@ def evaluate_bpd(
         batch = torch.from_numpy(images[start : start + batch_size]).permute(0, 3, 1, 2).float() / 127.5 - 1
         batch = batch.to(model.device)
         result = bits_per_dim(
-            _on_cpu_rng(model, gen),
+            model,
             model.schedule,
             batch,
             prediction=model.prediction,
@@ -62,18 +63,10 @@ def evaluate_bpd(
     }
 
 
-def _on_cpu_rng(model: LoadedModel, gen: torch.Generator):
-    # vlb draws noise with a CPU generator; the model may live on a GPU.
-    def call(x, t):
-        return model(x.to(model.device), t.to(model.device))
-
-    return call
-
-
 def sample_grid_images(model: LoadedModel, config: SamplerConfig, n: int) -> np.ndarray:
     """n samples from pure noise as uint8 [n, H, W, C]."""
     gen = torch.Generator(device="cpu").manual_seed(config.seed)
-    x = torch.randn(n, model.channels, model.image_size, model.image_size, generator=gen).to(model.device)
+    x = randn((n, model.channels, model.image_size, model.image_size), gen, model.device)
     last = final_step(
         sample_loop(
             model,
@@ -81,7 +74,7 @@ def sample_grid_images(model: LoadedModel, config: SamplerConfig, n: int) -> np.
             config,
             x,
             prediction=model.prediction,
-            generator=None if model.device.type != "cpu" else gen,
+            generator=gen,
         )
     )
     return ((last.x_prev.clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()

@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_file
 from torch.nn import functional as F
 
 from core import __version__
-from core.device import describe_device, pick_device
+from core.device import describe_device, pick_device, randn
 from core.diffusion.forward import q_sample
 from core.diffusion.parameterization import target_from_x0_eps
 from core.diffusion.samplers import ddim_loop, final_step
@@ -149,7 +149,7 @@ def sample_images(
 ) -> np.ndarray:
     """n samples with DDIM (η = 0) as uint8 [n, size, size, C]."""
     gen = torch.Generator(device="cpu").manual_seed(seed)
-    x = torch.randn(n, channels, size, size, generator=gen).to(device)
+    x = randn((n, channels, size, size), gen, device)
     last = final_step(ddim_loop(model, schedule, x, num_steps=steps, prediction=prediction, clip_x0=True))
     final = last.x_prev.clamp(-1, 1)
     return ((final + 1) * 127.5 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
@@ -244,7 +244,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
             x0 = torch.where(flip[:, None, None, None], x0.flip(-1), x0)
         x0 = x0.contiguous(memory_format=torch.channels_last)
         t = torch.randint(0, schedule.T, (per_rank_batch,), generator=gen).to(device)
-        noise = torch.randn(x0.shape, generator=gen).to(device)
+        noise = randn(x0.shape, gen, device)
         x_t = q_sample(schedule, x0, t, noise)
         target = target_from_x0_eps(schedule, x0, t, noise, cfg.prediction)
         per_sample = F.mse_loss(train_model(x_t, t), target, reduction="none").mean(dim=(1, 2, 3))
