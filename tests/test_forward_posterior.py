@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from core.diffusion.forward import ForwardPictures, q_sample, q_sample_numpy, q_step
+from core.diffusion.forward import ForwardPictures, q_sample, q_step
 from core.diffusion.posterior import q_posterior_mean_variance
 from core.diffusion.schedules import NoiseSchedule
-from core.imaging.images import float_to_uint8
+from core.imaging.scaling import float_to_uint8
 
 
 def test_iterated_q_step_matches_closed_form_in_distribution(gen):
@@ -83,5 +83,6 @@ def test_the_scrub_picture_is_eq_4_in_display_units():
     assert np.array_equal(pictures.at(schedule, -1), image)  # paper t = 0 is the image itself
     x0 = image.astype(np.float32) / 127.5 - 1
     for t in (0, 10, 499, 999):
-        expected = float_to_uint8(q_sample_numpy(schedule, x0, t, noise)).astype(int)
+        expected = float_to_uint8(q_sample(schedule, torch.from_numpy(x0), t, torch.from_numpy(noise)).numpy())
+        expected = expected.astype(int)
         assert np.abs(pictures.at(schedule, t).astype(int) - expected).max() <= 1

@@ -16,7 +16,7 @@ from PySide6.QtTest import QTest
 
 from app.window import MainWindow
 from app.workers.chain import ChainWorker
-from core.diffusion.forward import q_sample_numpy
+from core.diffusion.forward import q_sample
 from core.diffusion.schedules import NoiseSchedule
 from core.models.checkpoint import load_model, save_model
 from core.models.unet import UNet, UNetConfig
@@ -73,9 +73,9 @@ def test_x_t_on_screen_is_the_closed_form(window):
     window.state.set_t(0)
     assert np.array_equal(window.forward.view_xt.image(), window.state.working)
     window.state.set_t(60)
-    x0 = window.state.working.astype(np.float32) / 127.5 - 1
-    noise = np.random.default_rng(window.state.seed).standard_normal(x0.shape, dtype=np.float32)
-    expected = q_sample_numpy(window.state.schedule, x0, 59, noise)
+    x0 = torch.from_numpy(window.state.working.astype(np.float32) / 127.5 - 1)
+    noise = torch.from_numpy(np.random.default_rng(window.state.seed).standard_normal(x0.shape, dtype=np.float32))
+    expected = q_sample(window.state.schedule, x0, 59, noise).numpy()
     shown = window.forward.view_xt.image().astype(np.float32) / 127.5 - 1
     assert np.abs(shown - np.clip(expected, -1, 1)).max() <= 1.01 / 127.5
     before = shown.copy()

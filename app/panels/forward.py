@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -18,12 +17,12 @@ from PySide6.QtWidgets import (
 
 from app.state import ViewState
 from app.views.imageview import ImageView
-from core.diffusion.forward import ForwardPictures, IterativeChain
+from core.diffusion.forward import ForwardPictures, IterativeChain, forward_noise
 from core.diffusion.schedules import index_from_paper_t
-from core.imaging.images import fit_long_side, float_to_uint8
+from core.imaging.images import fit_long_side
+from core.imaging.scaling import NOISE_SHOWN_SIGMAS, float_to_uint8, uint8_to_unit
 
 ITERATIVE_MAX_SIDE = 128
-NOISE_SHOWN_SIGMAS = 3.0
 READOUTS = (
     ("t", "t ="),
     ("sqrt_abar", "√ᾱ_t ="),
@@ -125,7 +124,7 @@ class ForwardPanel(QWidget):
         working = self.state.working
         if working is None:
             return
-        noise = np.random.default_rng(self.state.seed).standard_normal(working.shape, dtype=np.float32)
+        noise = forward_noise(working.shape, self.state.seed)
         self._pictures = ForwardPictures(working, noise)
         self.view_eps.set_image(float_to_uint8(noise / NOISE_SHOWN_SIGMAS))
         self.view_eps.set_caption(f"ε  (seed {self.state.seed}, shown ±{NOISE_SHOWN_SIGMAS:g}σ)")
@@ -163,7 +162,7 @@ class ForwardPanel(QWidget):
             return
         if self.state.iterative:
             if self._chain is None:
-                small = fit_long_side(self.state.working, ITERATIVE_MAX_SIDE).astype(np.float32) / 127.5 - 1.0
+                small = uint8_to_unit(fit_long_side(self.state.working, ITERATIVE_MAX_SIDE))
                 self._chain = IterativeChain(s, small, seed=self.state.seed)
             self.view_xt.set_image(float_to_uint8(self._chain.at(index)))
             self.view_xt.set_caption(f"x_t by {t} single steps (Eq. 2, {ITERATIVE_MAX_SIDE} px)")

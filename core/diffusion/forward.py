@@ -36,21 +36,10 @@ def q_mean_variance(schedule: NoiseSchedule, x0: torch.Tensor, t) -> tuple[torch
     return mean, variance
 
 
-def q_sample_numpy(
-    schedule: NoiseSchedule, x0: np.ndarray, t: int, noise: np.ndarray, out: np.ndarray | None = None
-) -> np.ndarray:
-    """Eq. (4) on float32 numpy arrays, for the interactive view; ``t = -1`` is x_0 itself.
-
-    Writes into ``out`` when given, so scrubbing reuses one buffer.
-    """
-    if t < 0:
-        if out is None:
-            return x0.copy()
-        np.copyto(out, x0)
-        return out
-    out = np.multiply(x0, np.float32(schedule.sqrt_alphas_cumprod[t]), out=out)
-    out += np.float32(schedule.sqrt_one_minus_alphas_cumprod[t]) * noise
-    return out
+def forward_noise(shape: tuple[int, ...], seed: int) -> np.ndarray:
+    """The forward panel's ε for a seed: float32 N(0, I). The window and its exports draw it here only,
+    so an exported scrub shows the pixels the screen showed."""
+    return np.random.default_rng(seed).standard_normal(shape, dtype=np.float32)
 
 
 class ForwardPictures:
@@ -59,7 +48,7 @@ class ForwardPictures:
     Scrubbing calls :meth:`at` for every slider move. The arithmetic is folded into display units
     (127.5·x_0 and 127.5·ε are kept), so each call is one multiply, one add, one round and one cast,
     done by torch on all cores into buffers that are reused. Gives the same pixels as
-    ``float_to_uint8(q_sample_numpy(...))`` up to float rounding.
+    ``float_to_uint8(q_sample(...))`` up to float rounding.
     """
 
     def __init__(self, x0: np.ndarray, noise: np.ndarray) -> None:

@@ -95,24 +95,3 @@ def center_square(image: np.ndarray, size: int) -> np.ndarray:
     top, left = (h - side) // 2, (w - side) // 2
     crop = Image.fromarray(image[top : top + side, left : left + side])
     return np.asarray(crop.resize((size, size), Image.Resampling.LANCZOS if side > size else Image.Resampling.BICUBIC))
-
-
-def to_model_range(image: np.ndarray) -> np.ndarray:
-    """uint8 [H, W, C] → float32 [C, H, W] in [−1, 1]."""
-    return (image.astype(np.float32).transpose(2, 0, 1) / 127.5) - 1.0
-
-
-def from_model_range(x: np.ndarray) -> np.ndarray:
-    """float [C, H, W] in [−1, 1] → uint8 [H, W, C], clipped."""
-    return np.clip((np.asarray(x).transpose(1, 2, 0) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
-
-
-def float_to_uint8(x: np.ndarray, out: np.ndarray | None = None, scratch: np.ndarray | None = None) -> np.ndarray:
-    """float [−1, 1] (any shape) → uint8 [0, 255], reusing ``out`` and ``scratch`` buffers when given."""
-    scratch = np.multiply(x, np.float32(127.5), out=scratch)
-    scratch += np.float32(128.0)  # +127.5 to shift, +0.5 to round
-    np.clip(scratch, 0, 255, out=scratch)
-    if out is None:
-        return scratch.astype(np.uint8)
-    np.copyto(out, scratch, casting="unsafe")
-    return out

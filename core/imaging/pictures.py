@@ -6,10 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from core.diffusion.forward import q_sample_numpy
+from core.diffusion.forward import ForwardPictures, forward_noise
 from core.diffusion.schedules import NoiseSchedule, index_from_paper_t
 from core.imaging.export import compose
-from core.imaging.images import float_to_uint8
 from core.runs.chain import Frame
 
 CONTENT = ("both", "xt", "x0")
@@ -41,14 +40,12 @@ def forward_pictures(
     schedule: NoiseSchedule, image: np.ndarray, seed: int, stride: int = 10, scale: int = 1, label: bool = True
 ) -> list[np.ndarray]:
     """x_t for paper t = 0, stride, 2·stride, …, T of ``image`` (uint8 RGB) under ``schedule``."""
-    x0 = image.astype(np.float32) / 127.5 - 1.0
-    noise = np.random.default_rng(seed).standard_normal(x0.shape, dtype=np.float32)
+    xt = ForwardPictures(image, forward_noise(image.shape, seed))  # the forward panel's own pixels
     ts = list(range(0, schedule.T + 1, stride))
     if ts[-1] != schedule.T:
         ts.append(schedule.T)
-    out = np.empty_like(x0)
     pictures = []
     for t in ts:
-        xt = float_to_uint8(q_sample_numpy(schedule, x0, index_from_paper_t(t), noise, out=out))
-        pictures.append(compose([xt], scale=scale, label=f"t={t}" if label else None))
+        picture = xt.at(schedule, index_from_paper_t(t))
+        pictures.append(compose([picture], scale=scale, label=f"t={t}" if label else None))
     return pictures

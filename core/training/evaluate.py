@@ -11,6 +11,7 @@ from core.device import randn
 from core.diffusion.samplers import SamplerConfig, final_step, sample_loop
 from core.diffusion.vlb import bits_per_dim
 from core.errors import DataError
+from core.imaging.scaling import images_to_tensor, tensor_to_images
 from core.models.checkpoint import LoadedModel
 from core.training.data import load_dataset, split_holdout
 
@@ -40,7 +41,7 @@ def evaluate_bpd(
     gen = torch.Generator(device="cpu").manual_seed(seed)
     totals, priors = [], []
     for start in range(0, len(images), batch_size):
-        batch = torch.from_numpy(images[start : start + batch_size]).permute(0, 3, 1, 2).float() / 127.5 - 1
+        batch = images_to_tensor(images[start : start + batch_size])
         batch = batch.to(model.device)
         result = bits_per_dim(
             model,
@@ -77,7 +78,7 @@ def sample_grid_images(model: LoadedModel, config: SamplerConfig, n: int) -> np.
             generator=gen,
         )
     )
-    return ((last.x_prev.clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return tensor_to_images(last.x_prev)
 
 
 def describe(model: LoadedModel) -> str:

@@ -32,6 +32,7 @@ from core.diffusion.schedules import NoiseSchedule
 from core.errors import DataError
 from core.imaging.files import atomic_write_bytes
 from core.imaging.grid import save_grid
+from core.imaging.scaling import tensor_to_images
 from core.models.checkpoint import save_model
 from core.models.unet import UNet, UNetConfig, count_parameters
 from core.training.data import emoji_groups, group_weights, load_dataset, split_holdout
@@ -151,8 +152,7 @@ def sample_images(
     gen = torch.Generator(device="cpu").manual_seed(seed)
     x = randn((n, channels, size, size), gen, device)
     last = final_step(ddim_loop(model, schedule, x, num_steps=steps, prediction=prediction, clip_x0=True))
-    final = last.x_prev.clamp(-1, 1)
-    return ((final + 1) * 127.5 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return tensor_to_images(last.x_prev)
 
 
 def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = print) -> dict:
