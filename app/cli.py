@@ -9,7 +9,7 @@ from pathlib import Path
 from core import __version__
 from core.errors import DiffusionVizError
 
-SUBCOMMANDS = ("train", "sample", "evaluate", "export")
+SUBCOMMANDS = ("train", "sample", "evaluate", "export", "vlb")
 
 
 def _positive_int(text: str) -> int:
@@ -72,6 +72,7 @@ EPILOG = """commands (each has --help):
   sample     write a grid of samples from a model
   evaluate   held-out bits/dim from the variational bound
   export     write a forward scrub or a reverse run as a GIF, without a window
+  vlb        the variational bound's terms L_t of one image, as CSV (and a plot)
 
 examples:
   diffusion-viz photo.jpg
@@ -140,11 +141,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--fps", type=float, default=20.0)
     p.add_argument(
-        "--stride", type=_positive_int, default=None, help="every n-th frame (default: 1 for reverse, 10 for forward)"
+        "--stride",
+        type=_positive_int,
+        default=None,
+        help="every n-th frame (default: about 60 frames in all; 1 = every frame)",
     )
     p.add_argument("--scale", type=_positive_int, default=None, help="nearest-neighbour scale (default: to ≈256 px)")
-    p.add_argument("--content", choices=("both", "xt", "x0"), default="both", help="reverse: what each frame shows")
+    p.add_argument(
+        "--content",
+        choices=("both", "xt", "pred", "all", "x0"),
+        default="both",
+        help="reverse: x_t | prediction (both), x_t, the prediction (pred; x0 is the same with --view x0), "
+        "or x_t | prediction | truth (all)",
+    )
+    p.add_argument(
+        "--view",
+        choices=("x0", "eps", "v", "score"),
+        default="x0",
+        help="reverse: the prediction shown: x̂_0, ε̂, v̂ or the score (converted from the model's own output)",
+    )
     p.add_argument("--no-label", action="store_true", help="do not write t on the frames")
+
+    p = sub.add_parser("vlb", help="the variational bound's terms L_t of one image, as CSV (and a plot)")
+    p.add_argument("image", metavar="IMAGE", help="the image (centre-cropped and resized to the model's size)")
+    _add_model_arg(p)
+    p.add_argument("--out", required=True, help="the CSV to write: a header, then one row per term (t, bits/dim)")
+    p.add_argument("--plot", default=None, help="also draw the terms over t into this PNG")
+    p.add_argument("--seed", type=int, default=0, help="the noise seed (evaluate's, at stride 1)")
     return parser
 
 
@@ -204,8 +227,9 @@ def _run_export(args) -> int:
     from core.diffusion.schedules import NoiseSchedule
     from core.imaging.export import check_target, write_gif
     from core.imaging.images import fit_long_side, load_image
-    from core.imaging.pictures import forward_pictures, reverse_pictures
-    from core.runs.chain import run_chain
+    from core.imaging.pictures import default_stride, forward_pictures, reverse_pictures
+    from core.runs.record import RunRecord, record_run
+    from core.runs.spec import RunSpec
 
     out = check_target(args.out)
     image = load_image(args.image)
@@ -216,7 +240,8 @@ def _run_export(args) -> int:
             schedule = NoiseSchedule.from_name(args.schedule)
         working = fit_long_side(image, 512)
         scale = args.scale or max(1, 256 // max(working.shape[:2]))
-        pictures = forward_pictures(schedule, working, args.seed, args.stride or 10, scale, not args.no_label)
+        stride = args.stride or default_stride(schedule.T + 1)
+        pictures = forward_pictures(schedule, working, args.seed, stride, scale, not args.no_label)
     else:
         model = _load(args)
         T = model.schedule.T
@@ -225,11 +250,50 @@ def _run_export(args) -> int:
             raise DiffusionVizError(f"--strength must lie in 1..{T} (the model's T), got {strength}")
         config = _sampler_config(args)
         print(f"model: {model.name}; {config.sampler} from t = {strength} of {T}", flush=True)
-        frames = list(run_chain(model, config, image, strength - 1))
+        record = RunRecord(RunSpec(model, config, image, strength - 1))
+        record_run(record)
+        frames = record.frames.snapshot()
         scale = args.scale or max(1, 256 // model.image_size)
-        pictures = reverse_pictures(frames, args.content, args.stride or 1, scale, not args.no_label)
+        content, view = ("pred", "x0") if args.content == "x0" else (args.content, args.view)
+        pictures = reverse_pictures(
+            frames,
+            model.schedule,
+            content=content,
+            view=view,
+            x0=record.x0,
+            stride=args.stride or default_stride(len(frames)),
+            scale=scale,
+            label=not args.no_label,
+        )
     write_gif(pictures, out, args.fps)
     print(f"wrote {len(pictures)} frames to {out}")
+    return 0
+
+
+def _run_vlb(args) -> int:
+    from core.diffusion.vlb import bound_per_t
+    from core.imaging.export import check_target
+    from core.imaging.images import load_image
+    from core.imaging.plot import write_bound_csv, write_bound_plot
+    from core.runs.chain import model_x0
+
+    out = check_target(args.out)
+    plot = check_target(args.plot) if args.plot else None
+    image = load_image(args.image)
+    model = _load(args)
+    x0 = model_x0(model, image)
+    print(
+        f"model: {model.name}; {model.schedule.T} terms of {Path(args.image).name} at {model.image_size}²", flush=True
+    )
+    terms, prior = bound_per_t(model, x0, seed=args.seed)
+    write_bound_csv(out, terms, prior)
+    if plot is not None:
+        write_bound_plot(plot, terms, prior, title=f"{Path(args.image).name} under {model.name}")
+    total = float(terms.sum() + prior)
+    print(
+        f"total {total:.4f} bits/dim (L_0 {terms[0]:.4f}, L_T {prior:.2e}); wrote {out}"
+        + (f" and {plot}" if plot else "")
+    )
     return 0
 
 
@@ -283,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run_sample(args)
         if args.command == "evaluate":
             return _run_evaluate(args)
+        if args.command == "vlb":
+            return _run_vlb(args)
         return _run_export(args)
     except DiffusionVizError as exc:
         print(f"diffusion-viz: {exc}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""The forward view's state: one owner, change signals, no widgets."""
+"""What the user is looking at: one owner, change signals, no widgets."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from PySide6.QtCore import QObject, Signal
 
 from core.diffusion.schedules import NoiseSchedule
 from core.imaging.images import fit_long_side
+from core.models.checkpoint import LoadedModel
 
 FORWARD_MAX_SIDE = 512
 
 
 class ViewState(QObject):
-    """What the user is looking at: the image, the schedule, the paper's t and the noise seed.
+    """What the user is looking at: the image, the schedule, the paper's t, the noise seed, the model.
 
     ``t`` is the paper's t in 0..T (0 = the clean image). Setters emit only on real changes,
     so widgets that follow these signals can never echo into a loop.
@@ -23,6 +24,7 @@ class ViewState(QObject):
     t_changed = Signal(int)
     noise_changed = Signal()
     iterative_changed = Signal(bool)
+    model_changed = Signal()
 
     def __init__(self, schedule: NoiseSchedule | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -34,6 +36,11 @@ class ViewState(QObject):
         self.image: np.ndarray | None = None  # the full image the user loaded
         self.working: np.ndarray | None = None  # ≤ 512 px on the long side: what the forward panel computes on
         self.image_name = ""
+        self.model: LoadedModel | None = None  # the one place the loaded model is held
+
+    def set_model(self, model: LoadedModel) -> None:
+        self.model = model
+        self.model_changed.emit()
 
     @property
     def T(self) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QSignalBlocker, Qt, QTimer
+from PySide6.QtCore import QEvent, QSettings, QSignalBlocker, Qt, QTimer
 from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -25,19 +25,25 @@ from app.state import ViewState
 from app.views.export_dialog import ExportDialog
 from app.views.plots import SchedulePlots
 from app.views.qimage import qimage_to_array
+from app.views.runplots import RunPlots
+from app.workers.inference import Worker
 from assets import SAMPLE_IMAGE
 from core import __version__
 from core.device import describe_device
 from core.diffusion.schedules import SCHEDULE_NAMES, NoiseSchedule
+from core.diffusion.vlb import bound_per_t
 from core.errors import DiffusionVizError
 from core.imaging.export import write_gif, write_pngs
 from core.imaging.images import load_image
 from core.imaging.pictures import forward_pictures, reverse_pictures
 from core.models.checkpoint import LoadedModel, load_model
+from core.runs import views
+from core.runs.chain import model_x0
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
 MAX_RECENT = 8
 MODEL_CHOICE = "model"
+DEFAULT_SIZE = (1500, 940)  # fits a 1920×1080 screen; the reverse pictures get ≥ 256 px each
 
 
 class MainWindow(QMainWindow):
@@ -46,7 +52,6 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("diffusion-viz")
         self.settings = settings or QSettings("diffusion-viz", "diffusion-viz")
         self.state = ViewState()
-        self.model: LoadedModel | None = None
 
         self.forward = ForwardPanel(self.state)
         self.reverse = ReversePanel(self.state)
@@ -54,6 +59,19 @@ class MainWindow(QMainWindow):
         self.reverse.message.connect(self.show_message)
         self.plots = SchedulePlots()
         self.plots.t_requested.connect(self.state.set_t)
+        self.run_plots = RunPlots()
+        self.reverse.run_started.connect(self.run_plots.set_record)
+        self.reverse.frame_shown.connect(self.run_plots.show_frame)
+        self.reverse.run_finished.connect(lambda *_: self.run_plots.refresh())
+        self.bound_worker = Worker("bound", self)
+        self.bound_worker.progress.connect(self._bound_progress)
+        self.bound_worker.finished.connect(self._bound_finished)
+        self.bound_worker.failed.connect(self._bound_failed)
+        self._bound_job = 0
+        self._bound_timer = QTimer(self)  # coalesces image and model changes into one computation
+        self._bound_timer.setSingleShot(True)
+        self._bound_timer.setInterval(300)
+        self._bound_timer.timeout.connect(lambda: self.isVisible() and self.compute_bound())
 
         self.schedule_choice = QComboBox()
         self.schedule_choice.setToolTip("The schedule shown in the plots and used by the forward panel")
@@ -65,7 +83,7 @@ class MainWindow(QMainWindow):
         self.schedule_T.editingFinished.connect(self._schedule_requested)
         self._fill_schedule_choices()
 
-        self.banner = QLabel()
+        self.banner = QLabel()  # floats over the top of the window: a message never moves the layout
         self.banner.setWordWrap(True)
         self.banner.setStyleSheet("background:#fdecea; color:#611a15; padding:6px; border:1px solid #f5c6cb;")
         self.banner.hide()
@@ -77,8 +95,8 @@ class MainWindow(QMainWindow):
         top.setChildrenCollapsible(False)  # a panel dragged to nothing would be lost, and saved that way
         top.addWidget(self.forward)
         top.addWidget(self.reverse)
-        top.setStretchFactor(0, 3)
-        top.setStretchFactor(1, 2)
+        top.setStretchFactor(0, 2)
+        top.setStretchFactor(1, 3)
         schedule_bar = QHBoxLayout()
         schedule_bar.addWidget(QLabel("<b>Noise schedule</b>"))
         schedule_bar.addWidget(self.schedule_choice)
@@ -89,7 +107,10 @@ class MainWindow(QMainWindow):
         bottom_layout = QVBoxLayout(bottom)
         bottom_layout.setContentsMargins(6, 0, 6, 6)
         bottom_layout.addLayout(schedule_bar)
-        bottom_layout.addWidget(self.plots)
+        plots_row = QHBoxLayout()
+        plots_row.addWidget(self.plots, 4)
+        plots_row.addWidget(self.run_plots, 2)
+        bottom_layout.addLayout(plots_row)
         split = self.main_split = QSplitter(Qt.Orientation.Vertical)
         split.setChildrenCollapsible(False)
         split.addWidget(top)
@@ -99,9 +120,10 @@ class MainWindow(QMainWindow):
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.banner)
         layout.addWidget(split, 1)
         self.setCentralWidget(central)
+        self.banner.setParent(central)
+        self.banner.installEventFilter(self)  # a click dismisses it
 
         self.device_label = QLabel()
         self.statusBar().addPermanentWidget(self.device_label)
@@ -111,6 +133,9 @@ class MainWindow(QMainWindow):
 
         self.state.schedule_changed.connect(self._schedule_changed)
         self.state.t_changed.connect(self.plots.set_t)
+        self.state.t_changed.connect(self.run_plots.set_t)
+        self.state.image_changed.connect(self._bound_timer.start)
+        self.state.model_changed.connect(self._bound_timer.start)
         self._schedule_changed()
         self._restore_geometry()
 
@@ -143,24 +168,21 @@ class MainWindow(QMainWindow):
         return action
 
     def _build_shortcuts(self) -> None:
+        # Keys act on the panel that has the focus: on the reverse panel they drive playback; in the
+        # forward panel the t slider takes ← → Home End itself. The reverse panel has the focus at start.
         keys = {
             Qt.Key.Key_Space: self.reverse.toggle_play,
-            Qt.Key.Key_Right: self._key_right,
-            Qt.Key.Key_Left: lambda: self.reverse.seek(self.reverse.timeline.value() - 1),
+            Qt.Key.Key_Right: lambda: self.reverse.step(1),
+            Qt.Key.Key_Left: lambda: self.reverse.step(-1),
             Qt.Key.Key_Home: lambda: self.reverse.seek(0),
-            Qt.Key.Key_End: lambda: self.reverse.seek(len(self.reverse.worker.history) - 1),
+            Qt.Key.Key_End: self.reverse.seek_end,
         }
         for key, slot in keys.items():
-            shortcut = QShortcut(QKeySequence(key), self)
-            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+            shortcut = QShortcut(QKeySequence(key), self.reverse)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(slot)
-
-    def _key_right(self) -> None:
-        r = self.reverse
-        if r.worker.is_paused or not r.worker.is_running and len(r.worker.history) == 0:
-            r.step()
-        else:
-            r.seek(r.timeline.value() + 1)
+        self.reverse.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.forward.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
 
     def _about(self) -> None:
         self.show_message(
@@ -177,9 +199,32 @@ class MainWindow(QMainWindow):
             if error
             else "background:#e8f4fd; color:#0c3c60; padding:6px; border:1px solid #b6dcf7;"
         )
+        self._place_banner()
         self.banner.show()
+        self.banner.raise_()
         self._banner_timer.start(12000)
         self.statusBar().showMessage(text, 12000)
+
+    def _place_banner(self) -> None:
+        width = self.centralWidget().width() - 16
+        self.banner.setFixedWidth(max(width, 100))
+        self.banner.adjustSize()
+        self.banner.move(8, 4)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._bound_timer.start()  # the bound is computed for a window someone can see
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.banner.isVisible():
+            self._place_banner()
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.banner and event.type() == QEvent.Type.MouseButtonPress:
+            self.banner.hide()
+            return True
+        return super().eventFilter(obj, event)
 
     # -- images --------------------------------------------------------------------------------
 
@@ -264,9 +309,12 @@ class MainWindow(QMainWindow):
         self.settings.setValue("last_model_dir", str(Path(folder).resolve().parent))
         return True
 
+    @property
+    def model(self) -> LoadedModel | None:
+        return self.state.model
+
     def set_model(self, model: LoadedModel) -> None:
-        self.model = model
-        self.reverse.set_model(model)
+        self.state.set_model(model)
         self.device_label.setText(f"model on {describe_device(model.device)}")
         self._fill_schedule_choices()
         self.state.set_schedule(model.schedule, MODEL_CHOICE)
@@ -279,6 +327,41 @@ class MainWindow(QMainWindow):
         folder = QFileDialog.getExistingDirectory(self, "Open model folder", start)
         if folder:
             self.open_model(folder)
+
+    # -- the bound per t ---------------------------------------------------------------------------
+
+    def compute_bound(self) -> int | None:
+        """Start computing L_t for every t of the forward panel's image under the model (on the bound worker)."""
+        model, image = self.model, self.state.image
+        if model is None or image is None:
+            return None
+        try:
+            x0 = model_x0(model, image)
+        except DiffusionVizError as exc:
+            self.run_plots.bound_pending("the bound per t: not available for this model")
+            self.show_message(str(exc))
+            return None
+        self.run_plots.bound_pending("the bound per t: computing…")
+
+        def job(handle):
+            return bound_per_t(model, x0, progress=handle.report)
+
+        self._bound_job = self.bound_worker.submit(job)
+        return self._bound_job
+
+    def _bound_progress(self, job_id: int, done: int, total: int) -> None:
+        if job_id == self._bound_job:
+            self.run_plots.bound_pending(f"the bound per t: computing… {100 * done // max(total, 1)} %")
+
+    def _bound_finished(self, job_id: int, result) -> None:
+        if job_id == self._bound_job and result is not None:
+            terms, prior = result
+            self.run_plots.show_bound(terms, prior)
+
+    def _bound_failed(self, job_id: int, message: str) -> None:
+        if job_id == self._bound_job:
+            self.run_plots.bound_pending("the bound per t: failed")
+            self.show_message(message)
 
     # -- schedule ------------------------------------------------------------------------------
 
@@ -325,8 +408,17 @@ class MainWindow(QMainWindow):
         if not reverse and self.state.image is None:
             self.show_message("Open an image first.")
             return
-        size = self.model.image_size if (reverse and self.model) else max(self.state.working.shape[:2])
-        dialog = ExportDialog(reverse, default_scale=max(1, min(8, 256 // max(size, 1))), parent=self)
+        record = self.reverse.record
+        size = record.spec.model.image_size if reverse else max(self.state.working.shape[:2])
+        frames = len(record.frames) if reverse else self.state.T + 1
+        dialog = ExportDialog(
+            reverse,
+            default_scale=max(1, min(8, 256 // max(size, 1))),
+            frames=frames,
+            view_name=views.VIEW_NAMES[self.reverse.current_view()],
+            has_truth=reverse and record.x0 is not None,
+            parent=self,
+        )
         if not dialog.exec():
             return
         if pngs:
@@ -351,7 +443,17 @@ class MainWindow(QMainWindow):
         """Write the reverse run or the forward scrub; on failure say why (no partial file is left)."""
         try:
             if reverse:
-                pictures = reverse_pictures(self.reverse.frames(), content, stride, scale, label)
+                record = self.reverse.record
+                pictures = reverse_pictures(
+                    record.frames.snapshot(),
+                    record.spec.model.schedule,
+                    content=content,
+                    view=self.reverse.current_view(),
+                    x0=record.x0,
+                    stride=stride,
+                    scale=scale,
+                    label=label,
+                )
             else:
                 pictures = forward_pictures(
                     self.state.schedule, self.state.working, self.state.seed, stride, scale, label
@@ -374,7 +476,7 @@ class MainWindow(QMainWindow):
     def _restore_geometry(self) -> None:
         geometry = self.settings.value("geometry")
         if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1400, 900)
+            self.resize(*DEFAULT_SIZE)
         for key, splitter in self._splitters().items():
             state = self.settings.value(key)
             # A non-collapsible splitter clamps a saved layout that would hide a panel (tested).
@@ -383,6 +485,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.reverse.shutdown()
+        self.bound_worker.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
         for key, splitter in self._splitters().items():
             self.settings.setValue(key, splitter.saveState())

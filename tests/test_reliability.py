@@ -16,12 +16,12 @@ from PySide6.QtCore import QSettings
 
 import app.gui
 from app.window import MainWindow
-from app.workers.chain import FrameHistory
 from core.diffusion.schedules import NoiseSchedule
 from core.errors import ModelLoadError
 from core.models.checkpoint import LoadedModel, load_model, save_model
 from core.models.unet import UNet, UNetConfig
 from core.runs.chain import Frame
+from core.runs.record import FrameHistory
 
 TINY = UNetConfig(base_channels=8, channel_mults=(1, 2), attention_resolutions=(4,), groups=4, image_size=8)
 
@@ -122,72 +122,89 @@ def test_invalid_json_config(model_dir):
 # -- runs ----------------------------------------------------------------------------------------
 
 
-def test_an_exception_in_the_worker_reaches_the_window(window, qtbot):
+def test_an_exception_in_the_worker_reaches_the_window_and_the_log(window, qtbot, caplog):
     def broken(x, t):
         raise RuntimeError("CUDA out of memory (simulated)")
 
-    window.reverse.set_model(stub_model(20, broken))
+    window.set_model(stub_model(20, broken))
     with qtbot.waitSignal(window.reverse.worker.failed, timeout=10000):
         window.reverse.start()
     qtbot.waitUntil(lambda: "out of memory" in window.banner.text(), timeout=5000)
-    assert not window.reverse.worker.is_running
-    window.reverse.set_model(stub_model(20))  # the window keeps working
-    with qtbot.waitSignal(window.reverse.worker.finished, timeout=10000):
+    assert "Traceback" in caplog.text and "out of memory" in caplog.text  # what the crash log file receives
+    window.reverse.worker.wait()
+    assert not window.reverse.worker.busy
+    window.set_model(stub_model(20))  # the window keeps working
+    with qtbot.waitSignal(window.reverse.run_finished, timeout=10000):
         window.reverse.start()
     assert len(window.reverse.frames()) == 21
 
 
+def test_a_model_that_returns_nan_stops_the_run_with_one_message_and_keeps_the_frames(window, qtbot):
+    def nan_at_step_5(x, t):
+        return torch.full_like(x, float("nan")) if int(t[0]) == 14 else torch.zeros_like(x)
+
+    window.set_model(stub_model(20, nan_at_step_5))
+    with qtbot.waitSignal(window.reverse.run_finished, timeout=10000) as done:
+        window.reverse.start()
+    assert done.args[1] is False
+    qtbot.waitUntil(lambda: "not finite" in window.banner.text(), timeout=5000)
+    assert "step 6 of 20 (t = 15)" in window.banner.text()
+    assert len(window.reverse.frames()) == 5  # the steps before it stay, to be scrubbed
+    qtbot.waitUntil(lambda: "not finite" in window.reverse.status.text(), timeout=5000)
+
+
 def test_changing_model_or_schedule_mid_run(window, qtbot, model_dir):
     panel = window.reverse
-    panel.set_model(stub_model(5000))
+    window.set_model(stub_model(5000))
     panel.start()
-    # Polled, not a waitSignal: a blocker connected to frame_ready, then disconnected while this
-    # stub floods thousands of queued frame_ready events, has crashed PySide6 6.11 now and then.
-    qtbot.waitUntil(lambda: len(panel.worker.history) > 0, timeout=10000)
+    qtbot.waitUntil(lambda: len(panel.record.frames) > 0, timeout=10000)
     window.schedule_choice.setCurrentIndex(window.schedule_choice.findData("cosine"))  # the run carries on
-    assert panel.worker.is_running
-    window.open_model(model_dir)  # stops the old run first
-    assert not panel.worker.is_running
-    new_run = []
-    with qtbot.waitSignal(panel.worker.finished, timeout=20000, check_params_cb=lambda r, _ok: r == new_run[0]):
-        new_run.append(panel.start())
+    assert panel.worker.busy
+    old = panel.record
+    window.open_model(model_dir)  # stops the old run
+    panel.worker.wait()
+    assert not old.done
+    with qtbot.waitSignal(panel.run_finished, timeout=20000):
+        panel.start()
     assert len(panel.frames()) == 41 and all(f.num_steps == 40 for f in panel.frames())
 
 
 def test_closing_the_window_mid_run_ends_the_run_and_its_thread(window, qtbot):
     panel = window.reverse
-    panel.set_model(stub_model(5000))
+    window.set_model(stub_model(5000))
     panel.start()
-    qtbot.waitUntil(lambda: len(panel.worker.history) > 0, timeout=10000)
+    qtbot.waitUntil(lambda: len(panel.record.frames) > 0, timeout=10000)
     thread = panel.worker._thread
-    assert panel.worker.is_running and thread.is_alive()
+    assert panel.worker.busy and thread.is_alive()
     started = time.perf_counter()
     window.close()
     assert time.perf_counter() - started < 5
-    assert not panel.worker.is_running and not thread.is_alive()
+    assert not panel.worker.busy and not thread.is_alive()
 
 
 def test_ten_thousand_frames_in_one_run_with_bounded_memory(window, qtbot):
     panel = window.reverse
-    panel.worker.history_bytes = 2 * 1024 * 1024  # a small budget, so the bound is really exercised
-    panel.set_model(stub_model(10_000, size=16))
-    with qtbot.waitSignal(panel.worker.finished, timeout=120000) as done:
+    panel.history_bytes = 2 * 1024 * 1024  # a small budget, so the bound is really exercised
+    window.set_model(stub_model(10_000, size=16))
+    with qtbot.waitSignal(panel.run_finished, timeout=120000) as done:
         panel.start()
     assert done.args[1] is True
-    history = panel.worker.history
+    history = panel.record.frames
     assert history.nbytes <= 2 * 1024 * 1024
     assert history[len(history) - 1].t == 0  # the final sample is always kept
-    qtbot.waitUntil(lambda: panel.view_xt.caption.startswith("x₀: the final"), timeout=5000)
-    assert panel.timeline.maximum() == len(history) - 1
+    assert len(panel.record.curve_snapshot().commit_t) == len(history) - 1
+    panel.seek_end()
+    assert panel.view_xt.caption.startswith("x₀: the final")
+    assert panel.timeline.computed == len(history)
 
 
 def test_ten_runs_back_to_back_do_not_grow(window, qtbot):
     panel = window.reverse
-    panel.set_model(stub_model(200, size=16))
+    window.set_model(stub_model(200, size=16))
     tracemalloc.start()
     sizes = []
     for _ in range(10):
-        with qtbot.waitSignal(panel.worker.finished, timeout=20000):
+        with qtbot.waitSignal(panel.run_finished, timeout=20000):
             panel.start()
         sizes.append(tracemalloc.get_traced_memory()[0])
     tracemalloc.stop()
@@ -195,13 +212,13 @@ def test_ten_runs_back_to_back_do_not_grow(window, qtbot):
 
 
 def test_history_thinning_keeps_the_newest_frame():
-    history = FrameHistory(max_bytes=10 * 48)
-    tiny = np.zeros((2, 2, 3), np.uint8)  # 24 bytes a picture, 48 a frame
+    tiny = torch.zeros(3, 2, 2)  # 48 bytes a tensor, 144 a frame
+    history = FrameHistory(max_bytes=10 * 144)
     for n in range(100):
-        history.append(Frame(n, 100, 100 - n, tiny, tiny))
-    history.append(Frame(100, 100, 0, tiny, tiny), final=True)
+        history.append(Frame(n, 100, 99 - n, tiny, tiny, tiny))
+    history.append(Frame(100, 100, -1, tiny, tiny, None), final=True)
     frames = history.snapshot()
-    assert history.nbytes <= 10 * 48 and frames[-1].n == 100 and frames[0].n == 0
+    assert history.nbytes <= 10 * 144 and frames[-1].n == 100 and frames[0].n == 0
     assert [f.n for f in frames] == sorted(f.n for f in frames)
 
 

@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from core.diffusion.schedules import NoiseSchedule
-from core.diffusion.vlb import bits_per_dim, discretized_gaussian_log_likelihood, normal_kl, prior_bpd
+from core.diffusion.vlb import (
+    bits_per_dim,
+    discretized_gaussian_log_likelihood,
+    normal_kl,
+    prior_bpd,
+    vlb_terms_bpd,
+)
 from tests.test_samplers import oracle
 
 
@@ -63,3 +69,39 @@ def test_strided_estimate_is_unbiased(gen):
     standard_error = estimates.std(0) / len(estimates) ** 0.5
     assert ((estimates.mean(0) - full).abs() < 4 * standard_error + 1e-6).all()
     assert not torch.allclose(estimates[0], estimates[1])  # the strata really are sampled
+
+
+def test_the_batched_terms_of_one_image_equal_the_term_by_term_bound():
+    # The bound per t (the window's plot, the vlb command) is the bound `evaluate` computes at stride 1.
+    from core.diffusion.vlb import vlb_terms_batched
+    from core.models.unet import UNet, UNetConfig
+
+    torch.manual_seed(0)
+    net = UNet(UNetConfig(base_channels=8, channel_mults=(1, 2), attention_resolutions=(), groups=4, image_size=8))
+    for p in net.parameters():  # an untrained but non-trivial network
+        torch.nn.init.normal_(p, std=0.05)
+    net.eval()
+    s = NoiseSchedule.cosine(60)
+    x0 = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    x0 = (torch.round((x0 + 1) * 127.5) / 127.5 - 1).float()
+    batched = vlb_terms_batched(net, s, x0, prediction="v", generator=torch.Generator().manual_seed(5), batch_size=16)
+    stepwise = vlb_terms_bpd(net, s, x0, prediction="v", generator=torch.Generator().manual_seed(5))[0]
+    assert batched.shape == (60,)
+    torch.testing.assert_close(batched, stepwise, rtol=1e-4, atol=1e-5)
+    total = bits_per_dim(net, s, x0, prediction="v", generator=torch.Generator().manual_seed(5), stride=1)["total"]
+    assert float(batched.sum() + prior_bpd(s, x0)[0]) == pytest.approx(float(total[0]), rel=1e-5)
+
+
+def test_cancelling_the_batched_bound_returns_nothing():
+    from core.diffusion.vlb import vlb_terms_batched
+
+    s = NoiseSchedule.cosine(50)
+    calls = []
+    result = vlb_terms_batched(
+        lambda x, t: torch.zeros_like(x),
+        s,
+        torch.zeros(1, 1, 2, 2),
+        batch_size=10,
+        progress=lambda done, total: calls.append(done) or len(calls) < 2,
+    )
+    assert result is None and calls == [10, 20]

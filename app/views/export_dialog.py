@@ -1,4 +1,8 @@
-"""The Export ▸ GIF / PNG dialog: what to export and how."""
+"""The Export ▸ GIF / PNG dialog: what to export and how.
+
+Defaults make a GIF a person would post: about 60 frames (a stride chosen from the run's length),
+20 fps, scaled to about 256 px. *Every frame* is one click away.
+"""
 
 from __future__ import annotations
 
@@ -9,19 +13,38 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
+    QLabel,
     QSpinBox,
 )
 
-CONTENTS = {"x_t and x̂₀ side by side": "both", "x_t only": "xt", "x̂₀ only": "x0"}
+from core.imaging.pictures import default_stride
+
+CONTENTS = {
+    "x_t and the prediction side by side": "both",
+    "x_t, the prediction and the truth": "all",
+    "x_t only": "xt",
+    "the prediction only": "pred",
+}
 
 
 class ExportDialog(QDialog):
-    def __init__(self, reverse: bool, default_scale: int, parent=None) -> None:
+    def __init__(
+        self,
+        reverse: bool,
+        default_scale: int,
+        frames: int,
+        view_name: str = "x̂₀",
+        has_truth: bool = False,
+        parent=None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export reverse run" if reverse else "Export forward scrub")
+        self.frames = frames
         form = QFormLayout(self)
         self.content = QComboBox()
-        self.content.addItems(list(CONTENTS))
+        for text, key in CONTENTS.items():
+            if key != "all" or has_truth:
+                self.content.addItem(text.replace("the prediction", view_name), key)
         if reverse:
             form.addRow("Show", self.content)
         self.fps = QDoubleSpinBox()
@@ -29,9 +52,14 @@ class ExportDialog(QDialog):
         self.fps.setValue(20)
         form.addRow("Frames per second", self.fps)
         self.stride = QSpinBox()
-        self.stride.setRange(1, 1000)
-        self.stride.setValue(1 if reverse else 10)
+        self.stride.setRange(1, max(1, frames))
+        self.stride.setValue(default_stride(frames))
         form.addRow("Every n-th frame" if reverse else "Every n-th t", self.stride)
+        self.every = QCheckBox(f"Every frame ({frames})")
+        self.every.toggled.connect(self.stride.setDisabled)
+        form.addRow(self.every)
+        self.summary = QLabel()
+        form.addRow(self.summary)
         self.scale = QSpinBox()
         self.scale.setRange(1, 16)
         self.scale.setValue(default_scale)
@@ -39,16 +67,26 @@ class ExportDialog(QDialog):
         self.label = QCheckBox("Write t on each frame")
         self.label.setChecked(True)
         form.addRow(self.label)
+        for signal in (self.stride.valueChanged, self.fps.valueChanged, self.every.toggled):
+            signal.connect(self._summarise)
+        self._summarise()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
 
+    def chosen_stride(self) -> int:
+        return 1 if self.every.isChecked() else self.stride.value()
+
+    def _summarise(self) -> None:
+        n = -(-self.frames // self.chosen_stride())
+        self.summary.setText(f"{n} frames, {n / self.fps.value():.1f} s")
+
     def options(self) -> dict:
         return {
-            "content": CONTENTS[self.content.currentText()],
+            "content": self.content.currentData(),
             "fps": self.fps.value(),
-            "stride": self.stride.value(),
+            "stride": self.chosen_stride(),
             "scale": self.scale.value(),
             "label": self.label.isChecked(),
         }

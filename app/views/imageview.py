@@ -11,8 +11,8 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 class ImageView(QWidget):
     """Paints the newest image straight from its buffer (no QPixmap round trip).
 
-    Small images (a 32² model) are enlarged with nearest-neighbour so pixels stay visible;
-    large ones are shrunk smoothly.
+    Images fill the space they have: small ones (a 32² model) are enlarged with nearest-neighbour so
+    pixels stay visible (``set_smooth`` for smooth scaling); large ones are shrunk smoothly.
     """
 
     def __init__(self, caption: str = "", parent: QWidget | None = None) -> None:
@@ -20,6 +20,7 @@ class ImageView(QWidget):
         self.caption = caption
         self._array: np.ndarray | None = None
         self._image: QImage | None = None
+        self.smooth = False
         self.setMinimumSize(120, 120)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # paintEvent fills every pixel itself
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -32,6 +33,11 @@ class ImageView(QWidget):
             h, w = array.shape[:2]
             self._array = array  # QImage borrows this buffer; keep it alive
             self._image = QImage(array.data, w, h, array.strides[0], QImage.Format.Format_RGB888)
+        self.update()
+
+    def set_smooth(self, on: bool) -> None:
+        """Smooth scaling instead of nearest-neighbour for enlarged small images."""
+        self.smooth = bool(on)
         self.update()
 
     def image(self) -> np.ndarray | None:
@@ -53,13 +59,12 @@ class ImageView(QWidget):
         top = area.y()
         if self._image is not None and area.width() > 0 and area.height() > 0:
             w, h = self._image.width(), self._image.height()
-            scale = min(area.width() / w, area.height() / h)
-            if scale >= 1 and w <= 128:
-                scale = max(1, int(scale))  # integer zoom keeps small-model pixels square
+            scale = min(area.width() / w, area.height() / h)  # fill the space; grows with the window
             tw, th = max(1, int(w * scale)), max(1, int(h * scale))
             top = area.y() + (area.height() - th) // 2
             target = QRect(area.x() + (area.width() - tw) // 2, top, tw, th)
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, scale < 1)
+            # Enlarged small images keep square pixels unless smooth is asked for; shrinking is always smooth.
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, scale < 1 or self.smooth)
             painter.drawImage(target, self._image)
         else:
             painter.setPen(QColor(140, 140, 140))

@@ -15,11 +15,15 @@ import torch
 
 from core.device import randn
 from core.diffusion.parameterization import check_prediction, eps_from_x0, x0_eps_from_output
-from core.diffusion.posterior import q_posterior_mean_variance
-from core.diffusion.schedules import NoiseSchedule, extract
+from core.diffusion.posterior import VARIANCES, p_mean_variance
+from core.diffusion.schedules import NoiseSchedule
 
-VARIANCES = ("fixed_small", "fixed_large")
 SPACINGS = ("leading", "trailing", "linspace")
+# The defaults of every signature below and of SamplerConfig, in one place. Trailing spacing starts
+# DDIM at t = T (Lin et al. 2024); clipping x̂_0 to the data range is what Ho et al.'s and Song et
+# al.'s samplers do; the single-step functions stay the bare equations (no clipping) unless asked.
+DEFAULT_SPACING = "trailing"
+DEFAULT_CLIP_X0 = True
 SAMPLERS = ("ddpm", "ddim")
 
 ModelFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -41,10 +45,6 @@ class SamplerStep:
     x0_hat: torch.Tensor
     model_output: torch.Tensor
     x_prev: torch.Tensor
-
-
-def _maybe_clip(x0: torch.Tensor, clip_x0: bool) -> torch.Tensor:
-    return x0.clamp(-1.0, 1.0) if clip_x0 else x0
 
 
 def ddpm_step(
@@ -71,33 +71,6 @@ def ddpm_step(
     if noise is None:
         raise ValueError("ddpm_step needs noise for t > 0")
     return mean + var.sqrt() * noise, x0_hat
-
-
-def p_mean_variance(
-    schedule: NoiseSchedule,
-    x_t: torch.Tensor,
-    t,
-    model_output: torch.Tensor,
-    prediction: str = "eps",
-    variance: str = "fixed_small",
-    clip_x0: bool = False,
-):
-    """Mean, variance and log-variance of p_θ(x_{t−1} | x_t) with a fixed variance.
-
-    Returns ``((mean, eps_hat, x0_hat), variance, log_variance)``.
-    """
-    if variance not in VARIANCES:
-        raise ValueError(f"unknown variance {variance!r}; choose one of {', '.join(VARIANCES)}")
-    x0_hat, eps_hat = x0_eps_from_output(schedule, x_t, t, model_output, prediction)
-    x0_hat = _maybe_clip(x0_hat, clip_x0)
-    mean = q_posterior_mean_variance(schedule, x0_hat, x_t, t)[0]
-    if variance == "fixed_small":
-        var_table, log_table = schedule.posterior_variance, schedule.posterior_log_variance_clipped
-    else:
-        var_table, log_table = schedule.betas, torch.log(schedule.betas)
-    var = torch.as_tensor(extract(var_table, t, x_t), dtype=x_t.dtype, device=x_t.device)
-    log_var = torch.as_tensor(extract(log_table, t, x_t), dtype=x_t.dtype, device=x_t.device)
-    return (mean, eps_hat, x0_hat), var, log_var
 
 
 def ddim_step(
@@ -137,7 +110,7 @@ def ddim_step(
     return x_prev, x0_hat
 
 
-def ddim_timesteps(T: int, num_steps: int, spacing: str = "leading") -> list[int]:
+def ddim_timesteps(T: int, num_steps: int, spacing: str = DEFAULT_SPACING) -> list[int]:
     """Descending array indices for a DDIM run of ``num_steps`` over a T-step schedule.
 
     ``leading`` and ``trailing`` follow diffusers (Lin et al. 2024, Table 2); ``linspace``
@@ -173,7 +146,7 @@ def ddpm_loop(
     t_start: int | None = None,
     prediction: str = "eps",
     variance: str = "fixed_small",
-    clip_x0: bool = False,
+    clip_x0: bool = DEFAULT_CLIP_X0,
     generator: torch.Generator | None = None,
 ) -> Iterator[SamplerStep]:
     """Ancestral DDPM sampling from ``x_start`` at index ``t_start`` (default T−1) down to x_0.
@@ -203,10 +176,10 @@ def ddim_loop(
     *,
     num_steps: int = 50,
     eta: float = 0.0,
-    spacing: str = "trailing",
+    spacing: str = DEFAULT_SPACING,
     t_start: int | None = None,
     prediction: str = "eps",
-    clip_x0: bool = False,
+    clip_x0: bool = DEFAULT_CLIP_X0,
     generator: torch.Generator | None = None,
 ) -> Iterator[SamplerStep]:
     """DDIM sampling with ``num_steps`` steps from index ``t_start`` (default T−1) to x_0.
@@ -250,8 +223,8 @@ class SamplerConfig:
     steps: int = 50
     eta: float = 0.0
     variance: str = "fixed_small"
-    spacing: str = "trailing"
-    clip_x0: bool = True
+    spacing: str = DEFAULT_SPACING
+    clip_x0: bool = DEFAULT_CLIP_X0
     seed: int = 0
 
     def __post_init__(self) -> None:

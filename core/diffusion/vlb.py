@@ -16,8 +16,7 @@ import torch
 
 from core.device import randn
 from core.diffusion.forward import q_mean_variance, q_sample
-from core.diffusion.posterior import q_posterior_mean_variance
-from core.diffusion.samplers import p_mean_variance
+from core.diffusion.posterior import p_mean_variance, q_posterior_mean_variance
 from core.diffusion.schedules import NoiseSchedule
 
 LOG2 = math.log(2.0)
@@ -134,3 +133,59 @@ def bits_per_dim(
     prior = prior_bpd(schedule, x0)
     weighted = terms * torch.tensor(weights, dtype=terms.dtype, device=terms.device)
     return {"total": prior + weighted.sum(dim=1), "prior": prior, "terms": terms, "timesteps": timesteps}
+
+
+def vlb_terms_batched(
+    model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    schedule: NoiseSchedule,
+    x0: torch.Tensor,
+    *,
+    prediction: str = "eps",
+    variance: str = "fixed_small",
+    generator: torch.Generator | None = None,
+    batch_size: int = 100,
+    progress: Callable[[int, int], bool] | None = None,
+) -> torch.Tensor | None:
+    """Every term L_0 … L_{T−1} of one image [1, C, H, W] in bits/dim, as a tensor [T].
+
+    The T terms are evaluated ``batch_size`` timesteps per network call (one x_t per t, per-sample
+    t), which is what makes the bound per t interactive. The noise of term t is the t-th draw from
+    ``generator``, as in :func:`vlb_terms_bpd`, so both give the same terms for the same seed.
+    ``progress(done, total)`` is called after each batch; returning False cancels (the result is then None).
+    """
+    if x0.shape[0] != 1:
+        raise ValueError("vlb_terms_batched takes one image [1, C, H, W]")
+    T = schedule.T
+    terms = []
+    with torch.inference_mode():
+        for start in range(0, T, batch_size):
+            t = torch.arange(start, min(start + batch_size, T), device=x0.device)
+            noise = torch.cat([randn(x0.shape, generator, x0.device, x0.dtype) for _ in range(len(t))])
+            x0s = x0.expand(len(t), *x0.shape[1:])
+            x_t = q_sample(schedule, x0s, t, noise)
+            out = model(x_t, t)
+            (mean, _, _), _, log_var = p_mean_variance(schedule, x_t, t, out, prediction, variance)
+            true_mean, _, true_log_var = q_posterior_mean_variance(schedule, x0s, x_t, t)
+            kl = _mean_flat(normal_kl(true_mean, true_log_var, mean, log_var.expand_as(x0s))) / LOG2
+            decoder = -discretized_gaussian_log_likelihood(x0s, mean, 0.5 * log_var.expand_as(x0s))
+            terms.append(torch.where(t == 0, _mean_flat(decoder) / LOG2, kl))
+            if progress is not None and progress(min(start + batch_size, T), T) is False:
+                return None
+    return torch.cat(terms)
+
+
+def bound_per_t(
+    model, x0: torch.Tensor, *, seed: int = 0, batch_size: int = 100, progress: Callable[[int, int], bool] | None = None
+):
+    """The bound per t of one image [1, C, H, W] under a loaded model: (terms [T] as numpy, L_T), or None if cancelled.
+
+    Fixed σ² = β̃ and noise seeded by ``seed``, as ``diffusion-viz evaluate`` uses.
+    """
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    x0 = x0.to(model.device)
+    terms = vlb_terms_batched(
+        model, model.schedule, x0, prediction=model.prediction, generator=gen, batch_size=batch_size, progress=progress
+    )
+    if terms is None:
+        return None
+    return terms.float().cpu().numpy(), float(prior_bpd(model.schedule, x0)[0])

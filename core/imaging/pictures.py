@@ -2,36 +2,63 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 
 from core.diffusion.forward import ForwardPictures, forward_noise
 from core.diffusion.schedules import NoiseSchedule, index_from_paper_t
+from core.errors import DiffusionVizError
 from core.imaging.export import compose
+from core.imaging.scaling import tensor_to_images
+from core.runs import views
 from core.runs.chain import Frame
 
-CONTENT = ("both", "xt", "x0")
+CONTENT = ("both", "xt", "pred", "all")  # x_t | prediction; x_t; the prediction; x_t | prediction | truth
+ASCII_NAMES = {"x0": "x0_hat", "eps": "eps_hat", "v": "v_hat", "score": "score"}
+GIF_FRAMES = 60  # a default export: about 3 s at 20 fps, a few MB
+
+
+def default_stride(n: int, target: int = GIF_FRAMES) -> int:
+    """The stride that keeps about ``target`` of ``n`` frames (1 for short runs)."""
+    return max(1, math.ceil(n / target))
 
 
 def reverse_pictures(
-    frames: Sequence[Frame], content: str = "both", stride: int = 1, scale: int = 1, label: bool = True
+    frames: Sequence[Frame],
+    schedule: NoiseSchedule,
+    *,
+    content: str = "both",
+    view: str = "x0",
+    x0: torch.Tensor | None = None,
+    stride: int = 1,
+    scale: int = 1,
+    label: bool = True,
 ) -> list[np.ndarray]:
-    """One picture per ``stride``-th frame of a reverse run (the final sample always included)."""
+    """One picture per ``stride``-th frame of a reverse run (the final sample always included).
+
+    ``view`` is the prediction shown (x̂_0, ε̂, v̂ or the score, :mod:`core.runs.views`); ``content="all"``
+    adds its truth, which needs the clean image ``x0`` [C, H, W] of a run that started from an image.
+    """
     if content not in CONTENT:
         raise ValueError(f"content must be one of {', '.join(CONTENT)}")
+    if content == "all" and x0 is None:
+        raise DiffusionVizError("the truth beside the prediction needs a run that starts from an image")
     chosen = list(frames[::stride])
     if frames and chosen[-1] is not frames[-1]:
         chosen.append(frames[-1])
     pictures = []
     for f in chosen:
-        panels = {"both": [f.x_t, f.x0_hat], "xt": [f.x_t], "x0": [f.x0_hat]}[content]
-        final = f.n >= f.num_steps
-        text = (
-            ("x0 (final)" if final else f"t={f.t}  x_t | x0_hat" if content == "both" else f"t={f.t}")
-            if label
-            else None
-        )
+        xt = tensor_to_images(f.x_t)
+        pred = views.to_picture(schedule, f, view, views.predicted(schedule, f, view))
+        panels = {"both": [xt, pred], "xt": [xt], "pred": [pred]}.get(content)
+        if content == "all":
+            panels = [xt, pred, views.to_picture(schedule, f, view, views.truth(schedule, f, view, x0))]
+        names = {"both": f"x_t | {ASCII_NAMES[view]}", "xt": "x_t", "pred": ASCII_NAMES[view]}
+        names["all"] = f"x_t | {ASCII_NAMES[view]} | true"
+        text = ("x0 (final)" if f.final else f"t={f.t}  {names[content]}") if label else None
         pictures.append(compose(panels, scale=scale, label=text))
     return pictures
 

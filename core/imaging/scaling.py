@@ -32,7 +32,9 @@ def images_to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 [N, H, W, C] (or one [H, W, C]) → float32 [N, C, H, W] in [−1, 1]."""
     if images.ndim == 3:
         images = images[None]
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+    return (
+        torch.tensor(images, dtype=torch.float32).permute(0, 3, 1, 2).div_(127.5).sub_(1.0)
+    )  # a copy: inputs may be read-only
 
 
 def tensor_to_images(x: torch.Tensor) -> np.ndarray:

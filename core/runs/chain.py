@@ -1,6 +1,8 @@
-"""A reverse run as the viewer shows it: uint8 frames of x_t and x̂_0, one per step.
+"""A reverse run as the viewer shows it: one :class:`Frame` per step, with what the network predicted.
 
-Used by the window's worker thread and by ``diffusion-viz export``; no Qt here.
+Used by the window's inference thread and by ``diffusion-viz export``; no Qt here. Frames hold float
+tensors on the CPU (x_t, ε̂, x̂_0 in the model's units), so any view — x̂_0, ε̂, v̂, the score, the
+truth beside them — is derived later by :mod:`core.runs.views` through :mod:`core.diffusion.parameterization`.
 """
 
 from __future__ import annotations
@@ -11,73 +13,101 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from core.device import randn
 from core.diffusion.forward import q_sample
-from core.diffusion.samplers import SamplerConfig, sample_loop
+from core.diffusion.parameterization import x0_eps_from_output
+from core.diffusion.samplers import sample_loop
 from core.diffusion.schedules import paper_t_from_index
+from core.errors import DiffusionVizError
 from core.imaging.images import center_square
+from core.imaging.scaling import images_to_tensor
 from core.models.checkpoint import LoadedModel
+from core.runs.spec import RunSpec
 
 
 @dataclass(frozen=True)
 class Frame:
-    """One recorded step: ``t`` is the paper's t of ``x_t`` (0 = the final clean sample)."""
+    """One recorded step. ``index`` is the array index of ``x_t`` (−1: the final clean sample)."""
 
     n: int
     num_steps: int
-    t: int
-    x_t: np.ndarray
-    x0_hat: np.ndarray
+    index: int
+    x_t: torch.Tensor  # [C, H, W] float32, CPU
+    x0_hat: torch.Tensor  # what the sampler used (clipped if it clips)
+    eps_hat: torch.Tensor | None  # None on the final frame
+
+    @property
+    def t(self) -> int:
+        """The paper's t of x_t (0 for the final sample)."""
+        return paper_t_from_index(self.index)
+
+    @property
+    def final(self) -> bool:
+        return self.n >= self.num_steps
 
     @property
     def nbytes(self) -> int:
-        return self.x_t.nbytes + self.x0_hat.nbytes
+        eps = self.eps_hat.nbytes if self.eps_hat is not None else 0
+        return self.x_t.nbytes + self.x0_hat.nbytes + eps
 
 
-def tensor_to_uint8(x: torch.Tensor) -> np.ndarray:
-    """[1, C, H, W] in [−1, 1] → uint8 [H, W, 3], converted on the device before the transfer."""
-    u8 = ((x[0].clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8)
-    if u8.shape[0] == 1:
-        u8 = u8.expand(3, -1, -1)
-    return u8.permute(1, 2, 0).contiguous().cpu().numpy()
+class NonFiniteOutput(DiffusionVizError):
+    """The network returned NaN or ∞; the run stops there."""
 
 
-def prepare_start(
-    model: LoadedModel, image: np.ndarray | None, t_start: int, generator: torch.Generator
-) -> torch.Tensor:
-    """x at index ``t_start``: pure noise, or ``image`` (uint8 RGB) at the model's size noised by q."""
-    shape = (1, model.channels, model.image_size, model.image_size)
-    noise = torch.randn(shape, generator=generator)
-    if image is None:
-        return noise.to(model.device)
-    square = center_square(image, model.image_size).astype(np.float32) / 127.5 - 1.0
-    x0 = torch.from_numpy(square).permute(2, 0, 1)[None]
-    if model.channels == 1:
-        x0 = x0.mean(dim=1, keepdim=True)
-    return q_sample(model.schedule, x0, t_start, noise).to(model.device)
+def model_x0(model: LoadedModel, image: np.ndarray | None) -> torch.Tensor | None:
+    """A uint8 RGB image at the model's size and channels, [1, C, H, W] in [−1, 1] (None stays None).
 
-
-def run_chain(
-    model: LoadedModel, config: SamplerConfig, image: np.ndarray | None = None, t_start: int | None = None
-) -> Iterator[Frame]:
-    """Frames of a whole reverse run, then one final frame of the result (t = 0).
-
-    ``image=None`` starts from pure noise at T−1; otherwise the image is noised to array
-    index ``t_start`` and denoised from there (SDEdit). Seeded by ``config.seed``.
+    Centre-cropped and resized; a one-channel model gets the grey mean. A model with another channel
+    count cannot take a picture, and says so.
     """
-    T = model.schedule.T
-    t_start = T - 1 if t_start is None or image is None else int(t_start)
-    gen = torch.Generator(device="cpu").manual_seed(config.seed)
-    x = prepare_start(model, image, t_start, gen)
+    if image is None:
+        return None
+    if model.channels not in (1, 3):
+        raise DiffusionVizError(
+            f"{model.name} takes {model.channels}-channel inputs; a picture (RGB or grey) cannot be given to it"
+        )
+    x0 = images_to_tensor(center_square(image, model.image_size))
+    return x0.mean(dim=1, keepdim=True) if model.channels == 1 else x0
+
+
+def prepare_start(spec: RunSpec, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(x at the start index on the model's device, the clean image or None). Noise from ``generator``."""
+    model = spec.model
+    shape = (1, model.channels, model.image_size, model.image_size)
+    noise = randn(shape, generator, "cpu")
+    x0 = model_x0(model, spec.image)
+    x = noise if x0 is None else q_sample(model.schedule, x0, spec.start_index, noise)
+    return x.to(model.device), x0
+
+
+def run_chain(spec: RunSpec) -> Iterator[Frame]:
+    """Frames of a whole reverse run, then one final frame of the result (index −1).
+
+    Seeded by ``spec.config.seed``. A network output with NaN or ∞ stops the run with one message
+    naming the step; the frames before it have been yielded.
+    """
+    model = spec.model
+    gen = torch.Generator(device="cpu").manual_seed(spec.config.seed)
+    x, _ = prepare_start(spec, gen)
     if model.device.type != "mps":
         x = x.contiguous(memory_format=torch.channels_last)
     last = None
     for step in sample_loop(
-        model, model.schedule, config, x, t_start=t_start, prediction=model.prediction, generator=gen
+        model, model.schedule, spec.config, x, t_start=spec.start_index, prediction=model.prediction, generator=gen
     ):
+        if not bool(torch.isfinite(step.model_output).all()):
+            raise NonFiniteOutput(
+                f"the model's output is not finite (NaN or ∞) at step {step.n + 1} of {step.num_steps} "
+                f"(t = {paper_t_from_index(step.t)}); the run stopped there and the frames so far are kept"
+            )
         last = step
-        yield Frame(
-            step.n, step.num_steps, paper_t_from_index(step.t), tensor_to_uint8(step.x_t), tensor_to_uint8(step.x0_hat)
-        )
+        _, eps_hat = x0_eps_from_output(model.schedule, step.x_t, step.t, step.model_output, model.prediction)
+        yield Frame(step.n, step.num_steps, step.t, _cpu(step.x_t), _cpu(step.x0_hat), _cpu(eps_hat))
     if last is not None:
-        final = tensor_to_uint8(last.x_prev)
-        yield Frame(last.num_steps, last.num_steps, 0, final, final)
+        final = _cpu(last.x_prev.clamp(-1, 1))
+        yield Frame(last.num_steps, last.num_steps, -1, final, final, None)
+
+
+def _cpu(x: torch.Tensor) -> torch.Tensor:
+    return x[0].float().cpu().contiguous()

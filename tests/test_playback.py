@@ -1,0 +1,70 @@
+"""Paced playback with a fake clock: which frame is on show, and when (no timed tests)."""
+
+import pytest
+
+from app.playback import RUN_SECONDS, Playback, frames_per_second
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_frames_play_in_order_and_none_is_skipped_when_the_display_keeps_up():
+    clock = Clock()
+    p = Playback(clock)
+    p.reset(total_frames=101, playing=True)  # 101 frames at 1× play in RUN_SECONDS → 12.6 frames/s
+    shown = []
+    while p.playing:
+        clock.now += 1 / 60  # a 60 Hz display timer
+        shown.append(p.tick(available=101))
+    distinct = list(dict.fromkeys(shown))
+    assert distinct == list(range(101))  # every frame, in order
+    assert clock.now == pytest.approx(RUN_SECONDS, abs=0.1)
+
+
+def test_a_ten_step_and_a_thousand_step_run_both_last_about_the_same():
+    assert 11 / frames_per_second(11, 1.0) == pytest.approx(RUN_SECONDS)
+    assert 1001 / frames_per_second(1001, 1.0) == pytest.approx(RUN_SECONDS)
+    assert 1001 / frames_per_second(1001, 0.5) == pytest.approx(2 * RUN_SECONDS)
+
+
+def test_playback_waits_for_inference_and_never_shows_an_unrecorded_frame():
+    clock = Clock()
+    p = Playback(clock)
+    p.reset(total_frames=50, playing=True)
+    for _ in range(200):
+        clock.now += 1 / 60
+        assert p.tick(available=10) <= 9
+    assert p.position == 9 and p.playing  # waiting at the newest frame, not stopped
+    shown = []
+    for _ in range(int(60 / p.fps) + 2):  # one frame's worth of time after two more frames arrive
+        clock.now += 1 / 60
+        shown.append(p.tick(available=12))
+    assert shown[-1] == 10 and set(shown) == {9, 10}  # no burst of banked time when inference catches up
+
+
+def test_pause_step_and_seek_work_on_the_recorded_frames():
+    clock = Clock()
+    p = Playback(clock)
+    p.reset(total_frames=30, playing=True)
+    p.pause()
+    clock.now += 5
+    assert p.tick(available=30) == 0
+    assert p.seek(12, available=20) == 12
+    assert p.seek(99, available=20) == 19  # clamped to what is computed
+    p.speed = None  # "as computed": follow the newest
+    p.play()
+    assert p.tick(available=25) == 24
+
+
+def test_play_at_the_end_replays():
+    clock = Clock()
+    p = Playback(clock)
+    p.reset(total_frames=5, playing=False)
+    p.seek(4, available=5)
+    p.play()
+    assert p.position == 0 and p.playing

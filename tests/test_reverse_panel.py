@@ -1,0 +1,207 @@
+"""The reverse panel as a learner uses it: a run, its playback, what the network predicts, the truth beside it."""
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtTest import QTest
+
+from app.window import DEFAULT_SIZE, MainWindow
+from app.workers.inference import Worker
+from core.diffusion.parameterization import eps_from_x0
+from core.diffusion.schedules import NoiseSchedule
+from core.imaging.scaling import tensor_to_images
+from core.models.checkpoint import LoadedModel, load_model, save_model
+from core.models.unet import UNet, UNetConfig
+from core.runs import views
+from core.runs.chain import model_x0
+
+TINY = UNetConfig(base_channels=8, channel_mults=(1, 2), attention_resolutions=(4,), groups=4, image_size=8)
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    torch.manual_seed(0)
+    folder = save_model(tmp_path / "tiny", UNet(TINY), NoiseSchedule.cosine(60), "v")
+    w = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.set_model(load_model(folder))
+    rng = np.random.default_rng(0)
+    w.state.set_image(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8), "noise.png")
+    w.state.set_t(30)
+    yield w
+    w.reverse.shutdown()
+    w.bound_worker.shutdown()
+
+
+def oracle_model(window) -> LoadedModel:
+    """A model that returns the true noise of the forward panel's image: the perfect ε-predictor."""
+    base = window.model
+    x0 = model_x0(base, window.state.image)
+
+    def forward(x, t):
+        return eps_from_x0(base.schedule, x, t, x0.expand_as(x))
+
+    return LoadedModel(
+        network=torch.nn.Identity(),
+        schedule=base.schedule,
+        prediction="eps",
+        image_size=base.image_size,
+        channels=3,
+        device=torch.device("cpu"),
+        name="oracle",
+        forward=forward,
+    )
+
+
+def test_a_run_records_every_step_and_plays_them_in_order(window, qtbot):
+    panel = window.reverse
+    panel.sampler.setCurrentIndex(panel.sampler.findData("ddim"))
+    panel.steps.setValue(10)
+    with qtbot.waitSignal(panel.run_finished, timeout=20000) as done:
+        panel.start()
+    assert done.args[1] is True
+    frames = panel.frames()
+    assert [f.n for f in frames] == list(range(11)) and frames[-1].final and frames[-1].t == 0
+    assert frames[0].t == 30  # the forward panel's t, on the model's own schedule
+    panel.seek(3)  # scrub back
+    assert np.array_equal(panel.view_xt.image(), tensor_to_images(frames[3].x_t))
+    assert "frame 4/11" in panel.status.text() and f"t = {frames[3].t}" in panel.status.text()
+    panel.seek_end()
+    assert panel.view_xt.caption.startswith("x₀: the final")
+
+
+def test_before_play_the_panel_shows_where_the_chain_starts(window):
+    panel = window.reverse
+    assert panel.view_xt.image() is not None and "the start" in panel.view_xt.caption
+    assert panel.view_truth.image() is not None  # x₀, the image about to be noised and denoised
+    panel.start_from.setCurrentText("pure noise")
+    assert panel.view_xt.image() is not None and "t = 60" in panel.view_xt.caption
+
+
+def test_the_explanation_always_describes_the_current_settings(window):
+    panel = window.reverse
+    assert "noised by q to t = 30" in panel.note.text()
+    panel.start_from.setCurrentText("pure noise")
+    assert "pure noise" in panel.note.text() and "noised" not in panel.note.text()
+    panel.start_from.setCurrentText("forward image at its t")
+    assert "noised by q to t = 30" in panel.note.text()
+    window.state.set_t(45)
+    assert "t = 45" in panel.note.text()
+    window.state.set_t(0)
+    assert "t = 0" in panel.note.text() and "move its slider" in panel.note.text()
+
+
+def test_an_oracle_model_predicts_the_true_noise_and_its_error_curve_is_zero(window, qtbot):
+    window.set_model(oracle_model(window))
+    panel = window.reverse
+    panel.view.setCurrentIndex(panel.view.findData("eps"))
+    assert "own output" in panel.view.currentText()  # the oracle predicts ε natively
+    with qtbot.waitSignal(panel.run_finished, timeout=20000):
+        panel.start()
+    record = panel.record
+    curves = record.curve_snapshot()
+    assert len(curves.t) == 30 and max(curves.eps_mse) < 1e-8 and max(curves.x0_rms) < 1e-3
+    panel.seek(10)
+    assert np.abs(panel.view_pred.image().astype(int) - panel.view_truth.image().astype(int)).max() <= 1
+    assert "ε_true" in panel.view_truth.caption and "±3σ" in panel.view_pred.caption
+
+
+def test_every_prediction_view_is_a_conversion_of_the_network_output(window, qtbot):
+    panel = window.reverse
+    with qtbot.waitSignal(panel.run_finished, timeout=20000):
+        panel.start()
+    panel.seek(5)
+    frame = panel.current_frame()
+    s = window.model.schedule
+    for view in views.VIEWS:
+        panel.view.setCurrentIndex(panel.view.findData(view))
+        expected = views.to_picture(s, frame, view, views.predicted(s, frame, view))
+        assert np.array_equal(panel.view_pred.image(), expected), view
+    # the score is −ε̂/√(1−ᾱ_t), shown at ±3σ of its own scale
+    eps = views.predicted(s, frame, "eps")
+    torch.testing.assert_close(
+        views.predicted(s, frame, "score"), -eps / float(s.sqrt_one_minus_alphas_cumprod[frame.index])
+    )
+    assert "v" in panel.view.itemText(panel.view.findData("v")) and "own output" in panel.view.itemText(
+        panel.view.findData("v")
+    )
+
+
+def test_a_new_run_never_reports_or_shows_the_old_one(window, qtbot, monkeypatch):
+    panel = window.reverse
+    finished = []
+    panel.run_finished.connect(lambda job, ok: finished.append(job))
+    release = threading.Event()
+    real = window.model.network.forward
+    monkeypatch.setattr(window.model.network, "forward", lambda x, t: (release.wait(5), real(x, t))[1])
+    first = panel.start()
+    second = panel.start()  # cancels the first, which is stuck in a model call
+    release.set()
+    qtbot.waitUntil(lambda: second in finished, timeout=20000)
+    qtbot.wait(100)
+    assert finished == [second]  # the first run's late "finished" never reaches the panel's listeners
+    assert first != second and all(f.num_steps == panel.record.num_steps for f in panel.frames())
+
+
+def test_keys_act_on_the_panel_that_has_the_focus(window, qtbot):
+    window.show()
+    handle = window.windowHandle()
+    handle.requestActivate()
+    qtbot.waitUntil(lambda: QGuiApplication.focusWindow() is handle, timeout=5000)
+    window.forward.slider.setFocus()
+    QTest.keyClick(handle, Qt.Key.Key_Left)
+    assert window.state.t == 29 and window.reverse.record is None  # ← moved t, not the timeline
+    QTest.keyClick(handle, Qt.Key.Key_Space)
+    assert window.reverse.record is None  # Space in the forward panel does not start a run
+    window.reverse.setFocus()
+    QTest.keyClick(handle, Qt.Key.Key_Space)
+    assert window.reverse.record is not None and window.reverse.playback.playing
+    QTest.keyClick(handle, Qt.Key.Key_Space)
+    assert not window.reverse.playback.playing
+    window.reverse.worker.wait()
+    QTest.keyClick(handle, Qt.Key.Key_Home)
+    assert window.reverse.playback.position == 0
+    QTest.keyClick(handle, Qt.Key.Key_Right)
+    assert window.reverse.playback.position == 1
+    QTest.keyClick(handle, Qt.Key.Key_End)
+    assert window.reverse.playback.position == window.reverse.record.total_frames - 1
+
+
+def test_at_the_default_size_the_reverse_pictures_are_at_least_256_px(window, qtbot):
+    window.resize(*DEFAULT_SIZE)
+    window.show()
+    qtbot.waitExposed(window)
+    for view in (window.reverse.view_xt, window.reverse.view_pred, window.reverse.view_truth):
+        assert min(view.width(), view.height() - view.fontMetrics().height()) >= 256, (view.width(), view.height())
+
+
+def test_the_bound_per_t_is_computed_for_the_image_and_model(window, qtbot):
+    with qtbot.waitSignal(window.bound_worker.finished, timeout=30000, check_params_cb=lambda j, r: r is not None):
+        window.compute_bound()
+    xs, ys = window.run_plots.vlb_curve.getData()
+    assert len(xs) == 60 and "total" in window.run_plots.vlb_plot.getPlotItem().titleLabel.text
+
+
+def test_a_cancelled_bound_draws_nothing(window, qtbot):
+    first = window.compute_bound()
+    second = window.compute_bound()  # a new image or model: the first is cancelled
+    with qtbot.waitSignal(window.bound_worker.finished, timeout=30000, check_params_cb=lambda j, r: j == second):
+        pass
+    assert first != second
+    xs, _ = window.run_plots.vlb_curve.getData()
+    assert len(xs) == 60
+
+
+def test_worker_jobs_run_on_one_thread_that_ends_with_shutdown(qtbot):
+    worker = Worker("test")
+    threads = []
+    for _ in range(3):
+        with qtbot.waitSignal(worker.finished, timeout=5000):
+            worker.submit(lambda job: threads.append(threading.current_thread()))
+    assert len(set(threads)) == 1 and threads[0] is not threading.main_thread()
+    worker.shutdown()
+    assert not threads[0].is_alive()
