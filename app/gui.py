@@ -71,6 +71,7 @@ def run(image: str | None = None, model: str | None = None, quit_after_ms: int |
         window.state.set_image(load_image(default_image_path()), "sample.png (assets)")
     window.state.set_t(window.state.T * 2 // 5)
     window.show()
+    window.reverse.setFocus()  # Space plays, ← → step: the keys start with the reverse panel
     if quit_after_ms is not None:
         QTimer.singleShot(quit_after_ms, window.close)
     return app.exec()

@@ -23,6 +23,7 @@ from app.panels.forward import ForwardPanel
 from app.panels.reverse import ReversePanel
 from app.state import ViewState
 from app.views.export_dialog import ExportDialog
+from app.views.guide import GUIDE, SHORTCUTS, TextDialog
 from app.views.plots import SchedulePlots
 from app.views.qimage import qimage_to_array
 from app.views.runplots import RunPlots
@@ -157,6 +158,8 @@ class MainWindow(QMainWindow):
         self._action(export, "&Forward scrub as GIF…", lambda: self.export_dialog(reverse=False, pngs=False))
         self._action(export, "Forward scrub as PNG frames…", lambda: self.export_dialog(reverse=False, pngs=True))
         help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&Guide: what each view shows", lambda: self._page("Guide", GUIDE), "F1")
+        self._action(help_menu, "&Keyboard shortcuts", lambda: self._page("Keyboard shortcuts", SHORTCUTS))
         self._action(help_menu, "&About", self._about)
 
     def _action(self, menu, text, slot, shortcut=None) -> QAction:
@@ -183,6 +186,9 @@ class MainWindow(QMainWindow):
             shortcut.activated.connect(slot)
         self.reverse.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.forward.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+
+    def _page(self, title: str, html: str) -> None:
+        TextDialog(title, html, self).show()
 
     def _about(self) -> None:
         self.show_message(
@@ -338,10 +344,10 @@ class MainWindow(QMainWindow):
         try:
             x0 = model_x0(model, image)
         except DiffusionVizError as exc:
-            self.run_plots.bound_pending("the bound per t: not available for this model")
+            self.run_plots.bound_pending("bound per t: not available")
             self.show_message(str(exc))
             return None
-        self.run_plots.bound_pending("the bound per t: computing…")
+        self.run_plots.bound_pending("bound per t: computing…")
 
         def job(handle):
             return bound_per_t(model, x0, progress=handle.report)
@@ -351,7 +357,7 @@ class MainWindow(QMainWindow):
 
     def _bound_progress(self, job_id: int, done: int, total: int) -> None:
         if job_id == self._bound_job:
-            self.run_plots.bound_pending(f"the bound per t: computing… {100 * done // max(total, 1)} %")
+            self.run_plots.bound_pending(f"bound per t: computing… {100 * done // max(total, 1)} %")
 
     def _bound_finished(self, job_id: int, result) -> None:
         if job_id == self._bound_job and result is not None:
@@ -360,7 +366,7 @@ class MainWindow(QMainWindow):
 
     def _bound_failed(self, job_id: int, message: str) -> None:
         if job_id == self._bound_job:
-            self.run_plots.bound_pending("the bound per t: failed")
+            self.run_plots.bound_pending("bound per t: failed")
             self.show_message(message)
 
     # -- schedule ------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from PIL import Image
 from PySide6.QtCore import QObject, QSettings, Qt, Signal
 from PySide6.QtGui import QGuiApplication
 
+from app.views.guide import TextDialog
 from app.window import MainWindow
 from core.diffusion.forward import q_sample
 from core.diffusion.schedules import NoiseSchedule
@@ -306,3 +307,23 @@ def test_changing_T_keeps_t_in_proportion_and_raises_nothing(window):
     assert window.forward.slider.value() == 210 and window.plots.cursor_t() == 210
     assert window.forward.readout["t"].text() == "210 / 300"
     assert not window.banner.isVisibleTo(window)
+
+
+def test_the_read_outs_show_how_much_signal_x_T_keeps(window):
+    window.schedule_choice.setCurrentIndex(window.schedule_choice.findData("linear"))
+    window.schedule_T.setValue(100)
+    window.schedule_T.editingFinished.emit()
+    abar_T = float(window.forward.readout["abar_T"].text())
+    assert abar_T == pytest.approx(float(window.state.schedule.alphas_cumprod[-1]), rel=1e-2) and abar_T < 1e-2
+
+
+def test_help_offers_a_guide_and_the_keyboard_shortcuts(window, qtbot):
+    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
+    names = [a.text() for a in menu.actions()]
+    assert any("Guide" in n for n in names) and any("Keyboard" in n for n in names)
+    next(a for a in menu.actions() if "Guide" in a.text()).trigger()
+    dialog = window.findChild(TextDialog)
+    assert (
+        dialog is not None and "1/√αt, not 1/√ᾱt" in dialog.text.toPlainText() and "εtrue" in dialog.text.toPlainText()
+    )
+    dialog.close()

@@ -29,6 +29,7 @@ READOUTS = (
     ("sqrt_one_minus_abar", "√(1−ᾱ_t) ="),
     ("snr", "SNR ="),
     ("log_snr", "log SNR ="),
+    ("abar_T", "ᾱ_T ="),
 )
 
 
@@ -56,15 +57,22 @@ class ForwardPanel(QWidget):
         self.spin.valueChanged.connect(state.set_t)
         # Names are fixed labels and values plain digits: re-shaping a line of Greek and maths
         # symbols on every slider move cost more than computing x_t itself.
-        readout = QHBoxLayout()
+        readout = QGridLayout()  # two rows of three: fixed places, so nothing moves while scrubbing
+        readout.setHorizontalSpacing(6)
         self.readout: dict[str, QLabel] = {}
-        for key, name in READOUTS:
-            readout.addWidget(QLabel(name))
+        for i, (key, name) in enumerate(READOUTS):
+            label = QLabel(name)
+            if key == "abar_T":
+                label.setToolTip(
+                    "How much signal x_T still carries: near 0 means x_T is pure noise, as sampling assumes"
+                )
             value = QLabel()
-            value.setMinimumWidth(value.fontMetrics().horizontalAdvance("0000 / 0000"))
-            readout.addWidget(value)
+            # Wide enough for the widest value (t = 10000 / 10000, 1.234e-05), so fields never run together.
+            value.setMinimumWidth(value.fontMetrics().horizontalAdvance("00000 / 00000"))
+            readout.addWidget(label, i // 3, 2 * (i % 3), Qt.AlignmentFlag.AlignRight)
+            readout.addWidget(value, i // 3, 2 * (i % 3) + 1)
             self.readout[key] = value
-        readout.addStretch(1)
+        readout.setColumnStretch(6, 1)
         self.new_noise = QPushButton("New noise")
         self.new_noise.setToolTip("Draw a new ε (the seed goes up by one)")
         self.new_noise.clicked.connect(lambda: state.new_noise())
@@ -146,8 +154,9 @@ class ForwardPanel(QWidget):
         """Recompute x_t and the read-outs for the current state; the views repaint at display rate."""
         s, t = self.state.schedule, self.state.t
         index = index_from_paper_t(t)
+        abar_T = f"{float(s.alphas_cumprod[-1]):.3g}"
         if t == 0:  # the clean image
-            values = (f"0 / {s.T}", "1", "0", "inf", "inf")
+            values = (f"0 / {s.T}", "1", "0", "inf", "inf", abar_T)
         else:
             values = (
                 f"{t} / {s.T}",
@@ -155,6 +164,7 @@ class ForwardPanel(QWidget):
                 f"{float(s.sqrt_one_minus_alphas_cumprod[index]):.4f}",
                 f"{float(s.snr[index]):.4g}",
                 f"{float(s.log_snr[index]):+.2f}",
+                abar_T,
             )
         for (key, _), value in zip(READOUTS, values, strict=True):
             self.readout[key].setText(value)

@@ -1,0 +1,85 @@
+"""Help ▸ Guide and Help ▸ Keyboard shortcuts: what each view shows and which equation draws it."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
+
+SHORTCUTS = """
+<h3>Keyboard</h3>
+<table cellpadding="3">
+<tr><td><b>Space</b></td><td>Play / pause the reverse run (reverse panel focused; click it first)</td></tr>
+<tr><td><b>→ / ←</b></td><td>One recorded frame forward / back (pauses playback)</td></tr>
+<tr><td><b>Home / End</b></td><td>First / newest recorded frame</td></tr>
+<tr><td><b>← → Home End</b> on the t slider</td><td>Move the forward panel's t (click the slider first)</td></tr>
+<tr><td><b>Ctrl+O</b>, <b>Ctrl+V</b></td><td>Open an image, paste an image</td></tr>
+<tr><td><b>Ctrl+M</b></td><td>Open a model folder</td></tr>
+<tr><td><b>Ctrl+E</b></td><td>Export the reverse run as a GIF</td></tr>
+<tr><td><b>Ctrl+Q</b></td><td>Quit</td></tr>
+</table>
+<p>Keys act on the panel that has the focus: a click on a panel gives it the focus.</p>
+"""
+
+GUIDE = """
+<h2>What you are looking at</h2>
+<p>Notation of Ho et al. 2020: x<sub>0</sub> the clean image, x<sub>t</sub> the noisy one, ε the noise,
+β<sub>t</sub>, α<sub>t</sub> = 1 − β<sub>t</sub>, ᾱ<sub>t</sub> = α<sub>1</sub>⋯α<sub>t</sub>. The paper's t runs
+1 … T; t = 0 is the clean image.</p>
+
+<h3>Forward panel — what training sees</h3>
+<ul>
+<li><b>x<sub>t</sub></b> = √ᾱ<sub>t</sub> x<sub>0</sub> + √(1−ᾱ<sub>t</sub>) ε (Eq. 4): one jump from x<sub>0</sub> to any t.
+Training draws a random t and this x<sub>t</sub>, so it needs no loop over t.</li>
+<li><b>Step by step</b> builds x<sub>t</sub> by t single steps x<sub>t</sub> = √(1−β<sub>t</sub>) · x<sub>t−1</sub> +
+√β<sub>t</sub> ε<sub>t</sub> (Eq. 2) with fresh noise each step. The two agree in distribution, because
+N(0, a) + N(0, b) = N(0, a + b). Note the mean is √(1−β<sub>t</sub>) · x<sub>t−1</sub>, not √(1−β<sub>t</sub> x<sub>t−1</sub>);
+and x<sub>3</sub> = √α<sub>3</sub> x<sub>2</sub> + √(1−α<sub>3</sub>) ε<sub>3</sub>, which composes to
+√(α<sub>1</sub>α<sub>2</sub>α<sub>3</sub>) x<sub>0</sub> + √(1−α<sub>1</sub>α<sub>2</sub>α<sub>3</sub>) ε̄.</li>
+<li><b>Read-outs</b>: √ᾱ<sub>t</sub> (how much image is left), √(1−ᾱ<sub>t</sub>) (how much noise), SNR = ᾱ<sub>t</sub>/(1−ᾱ<sub>t</sub>),
+and ᾱ<sub>T</sub>: sampling assumes x<sub>T</sub> is pure noise, so ᾱ<sub>T</sub> should be near 0.</li>
+</ul>
+
+<h3>Reverse panel — inference</h3>
+<ul>
+<li><b>x<sub>t</sub></b>: the chain. DDPM (Algorithm 2): x<sub>t−1</sub> = μ<sub>θ</sub> + σ<sub>t</sub> z with
+μ<sub>θ</sub> = (1/√α<sub>t</sub>)(x<sub>t</sub> − β<sub>t</sub>/√(1−ᾱ<sub>t</sub>) · ε̂) (Eq. 11; the factor is 1/√α<sub>t</sub>,
+not 1/√ᾱ<sub>t</sub>) and σ<sub>t</sub><sup>2</sup> = β̃<sub>t</sub> or β<sub>t</sub>. DDIM (Song et al. Eq. 12) visits any
+number of steps; with η = 0 it is deterministic, so it can also be run backwards.</li>
+<li><b>The prediction</b>: the network outputs ε, x<sub>0</sub> or v (the menu marks which). Every other view is
+converted from it: x̂<sub>0</sub> = (x<sub>t</sub> − √(1−ᾱ<sub>t</sub>) ε̂)/√ᾱ<sub>t</sub> — one jump straight to the clean
+image, beside the step-by-step chain; v̂ = √ᾱ<sub>t</sub> ε̂ − √(1−ᾱ<sub>t</sub>) x̂<sub>0</sub> (Salimans &amp; Ho 2022); the score
+s<sub>θ</sub> = −ε̂/√(1−ᾱ<sub>t</sub>): predicting ε is estimating the score. Noise-like maps are shown at ±3σ of
+their own scale.</li>
+<li><b>The truth</b>: from your image, x<sub>0</sub> is known, and so is ε<sub>true</sub>, the ε that makes
+x<sub>t</sub> = √ᾱ<sub>t</sub> x<sub>0</sub> + √(1−ᾱ<sub>t</sub>) ε for the x<sub>t</sub> on show.</li>
+<li><b>Playback</b>: the model computes ahead as fast as it can (the light part of the timeline); the frames play
+at the pace you choose, so a 10-step and a 1000-step run are both watchable.</li>
+</ul>
+
+<h3>Plots</h3>
+<ul>
+<li>ᾱ<sub>t</sub>, β<sub>t</sub>, β̃<sub>t</sub> = (1−ᾱ<sub>t−1</sub>)/(1−ᾱ<sub>t</sub>) · β<sub>t</sub> (Eq. 7) and log SNR, with the cursor at t.</li>
+<li><b>Prediction error</b>: ‖ε̂ − ε<sub>true</sub>‖²/d is the L<sub>simple</sub> term at that t (Eq. 14); RMS(x̂<sub>0</sub> − x<sub>0</sub>).
+From pure noise, RMS(x̂<sub>0</sub>(t) − final sample): where each detail commits.</li>
+<li><b>The bound per t</b>: L<sub>0</sub> = −log p<sub>θ</sub>(x<sub>0</sub>|x<sub>1</sub>), L<sub>t−1</sub> = KL(q(x<sub>t−1</sub>|x<sub>t</sub>,x<sub>0</sub>) ‖
+p<sub>θ</sub>(x<sub>t−1</sub>|x<sub>t</sub>)), L<sub>T</sub> = KL(q(x<sub>T</sub>|x<sub>0</sub>) ‖ N(0, I)) in bits/dim for the forward panel's
+image (Eq. 5). Why a bound? log p(x<sub>0</sub>) itself needs an integral over every path; the ELBO splits it into
+these terms, each a KL between Gaussians. Training on L<sub>simple</sub> drops the bound's weights
+(1−α<sub>t</sub>)²/(2σ<sub>t</sub>² (1−ᾱ<sub>t</sub>) α<sub>t</sub>) in front of each term.</li>
+</ul>
+"""
+
+
+class TextDialog(QDialog):
+    """A read-only page of rich text with a Close button."""
+
+    def __init__(self, title: str, html: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.resize(720, 640)
+        self.text = QTextBrowser()
+        self.text.setHtml(html)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.text)
+        layout.addWidget(buttons)
