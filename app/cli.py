@@ -86,10 +86,16 @@ def build_window_parser() -> argparse.ArgumentParser:
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        usage="diffusion-viz [IMAGE] [--model DIR]\n       diffusion-viz COMMAND ...",
+        usage="diffusion-viz [IMAGE] [--model DIR] [--view x0|eps|v|score]\n       diffusion-viz COMMAND ...",
     )
     parser.add_argument("image", nargs="?", metavar="IMAGE", help="an image to open (default: a sample emoji)")
     parser.add_argument("--model", default=None, help="a model folder (default: the bundled emoji model)")
+    parser.add_argument(
+        "--view",
+        choices=("x0", "eps", "v", "score"),
+        default=None,
+        help="what the reverse panel's second picture shows first: x̂_0, ε̂, v̂ or the score",
+    )
     parser.add_argument("--version", action="version", version=f"diffusion-viz {__version__}")
     parser.add_argument("--quit-after", type=int, default=None, metavar="MS", help=argparse.SUPPRESS)
     return parser
@@ -337,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_window_parser().parse_args(argv)
         from app.gui import run
 
-        return run(args.image, args.model, quit_after_ms=args.quit_after)
+        return run(args.image, args.model, view=args.view, quit_after_ms=args.quit_after)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -45,7 +45,9 @@ def install_crash_guard(window) -> Path | None:
     return path
 
 
-def run(image: str | None = None, model: str | None = None, quit_after_ms: int | None = None) -> int:
+def run(
+    image: str | None = None, model: str | None = None, view: str | None = None, quit_after_ms: int | None = None
+) -> int:
     """Open the window; returns the application's exit code."""
     import pyqtgraph  # noqa: F401 - configures itself for PySide6 before any widget exists
     from PySide6.QtCore import QTimer
@@ -70,6 +72,8 @@ def run(image: str | None = None, model: str | None = None, quit_after_ms: int |
     elif default_image_path().is_file():
         window.state.set_image(load_image(default_image_path()), "sample.png (assets)")
     window.state.set_t(window.state.T * 2 // 5)
+    if view is not None:
+        window.reverse.view.setCurrentIndex(window.reverse.view.findData(view))
     window.show()
     window.reverse.setFocus()  # Space plays, ← → step: the keys start with the reverse panel
     if quit_after_ms is not None:

@@ -136,10 +136,14 @@ def bench_reverse(app, quick, model):
 
     state = ViewState(model.schedule)
     panel = ReversePanel(state)
-    panel.set_model(model)
+    state.set_model(model)
     panel.resize(900, 500)
     panel.show()
-    panel.start_from.setCurrentText("pure noise")
+    # From an image, with ε̂ and the true ε on show: every view the panel has, painted as computed.
+    state.set_image(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8), "bench")
+    state.set_t(model.schedule.T)
+    panel.view.setCurrentIndex(panel.view.findData("eps"))
+    panel.speed.setCurrentText("as computed")
     panel.sampler.setCurrentIndex(panel.sampler.findData("ddim"))
     panel.steps.setValue(steps)
 
@@ -162,13 +166,13 @@ def bench_reverse(app, quick, model):
             done.append(time.perf_counter())
             loop.quit()
 
-        panel.worker.finished.connect(finished)
+        panel.run_finished.connect(finished)
         last[0] = t0 = time.perf_counter()
         timer.start()
         panel.start()
         loop.exec()  # the real event loop, as in the program: idle waits cost no CPU
         timer.stop()
-        panel.worker.finished.disconnect(finished)
+        panel.run_finished.disconnect(finished)
         return (done[0] - t0) / steps
 
     bare_per_step(), app_per_step()  # warm-up: first calls, the inference thread's start
@@ -179,7 +183,7 @@ def bench_reverse(app, quick, model):
         ours.append(app_per_step())
     ratio = statistics.median(o / b for o, b in zip(ours, bare, strict=True))
     row(
-        f"2. reverse chain per step, app path vs bare model ({steps} DDIM steps × {rounds} rounds)",
+        f"2. reverse chain per step, app path (ε̂ and ε_true on show) vs bare model ({steps} DDIM steps × {rounds})",
         statistics.median(ours),
         statistics.median(bare),
         "ms",
@@ -198,6 +202,92 @@ def bench_reverse(app, quick, model):
     )
     panel.shutdown()
     panel.close()
+
+
+def bench_playback(app, quick, model):
+    """Playing a recorded 1000-step run at 60 frames/s: the GUI thread's longest stall."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from app.panels.reverse import ReversePanel
+    from app.state import ViewState
+
+    state = ViewState(model.schedule)
+    panel = ReversePanel(state)
+    state.set_model(model)
+    panel.resize(900, 500)
+    panel.show()
+    state.set_image(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8), "bench")
+    state.set_t(model.schedule.T)
+    panel.view.setCurrentIndex(panel.view.findData("eps"))
+    loop = QEventLoop()
+    panel.run_finished.connect(lambda *_: loop.quit())
+    panel.start(paused=True)
+    loop.exec()  # the whole run recorded first
+    panel.playback.speed = 60 * 8.0 / panel.record.total_frames  # 60 frames/s
+    lateness, last = [], [time.perf_counter()]
+    probe = QTimer()
+    probe.setInterval(5)
+
+    def tick():
+        now = time.perf_counter()
+        lateness.append(now - last[0] - 0.005)
+        last[0] = now
+
+    probe.timeout.connect(tick)
+    seconds = 3 if quick else 8
+    done = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), done.quit)
+    panel.seek(0)
+    last[0] = time.perf_counter()
+    probe.start()
+    panel.toggle_play()
+    done.exec()
+    probe.stop()
+    stall = max(lateness[3:]) if len(lateness) > 3 else 0.0
+    fps = panel.playback.fps
+    row(
+        f"7. playback of recorded frames at {fps:.0f} frames/s: GUI thread's longest stall",
+        stall,
+        0.020,
+        "ms",
+        "< 20 ms",
+        "met" if stall < 0.020 else "NOT met",
+    )
+    panel.shutdown()
+    panel.close()
+
+
+def bench_bound(quick, model):
+    """All T terms of the bound for one image, against the model's best per-image time × T."""
+    from core.diffusion.vlb import bound_per_t
+
+    T = model.schedule.T
+    x0 = torch.rand(1, model.channels, model.image_size, model.image_size) * 2 - 1
+    per_image = {}
+    for batch in (1, 10, 50, 100, 200):
+        xb = x0.expand(batch, -1, -1, -1).contiguous(memory_format=torch.channels_last)
+        tb = torch.randint(0, T, (batch,))
+        with torch.inference_mode():
+            per_image[batch] = median_time(lambda xb=xb, tb=tb: model(xb, tb), 3 if quick else 5) / batch
+    best = min(per_image, key=per_image.get)
+    rounds = 1 if quick else 3
+    ours, floors = [], []
+    for _ in range(rounds):
+        floors.append(per_image[best] * T)
+        t0 = time.perf_counter()
+        bound_per_t(model, x0, batch_size=best)
+        ours.append(time.perf_counter() - t0)
+    ratio = statistics.median(ours) / floors[0]
+    row(
+        f"8. the bound per t: all {T} terms of one {model.image_size}² image (floor: batch {best}, "
+        f"{per_image[best] * 1000:.2f} ms/image × {T}; batch 1: {per_image[1] * 1000:.2f} ms/image)",
+        statistics.median(ours),
+        floors[0],
+        "ms",
+        "≤ 2× the batched floor",
+        "met" if ratio <= 2.0 else "NOT met",
+        ratio=ratio,
+    )
 
 
 def bench_vs_diffusers(quick, model):
@@ -315,6 +405,8 @@ def main() -> None:
     sections = [
         ("forward scrub", lambda: bench_forward(app, args.quick)),
         ("reverse chain and GUI stalls", lambda: bench_reverse(app, args.quick, model)),
+        ("playback", lambda: bench_playback(app, args.quick, model)),
+        ("the bound per t", lambda: bench_bound(args.quick, model)),
         ("sampling loop vs diffusers", lambda: bench_vs_diffusers(args.quick, model)),
         ("GIF export", lambda: bench_gif(args.quick)),
     ]

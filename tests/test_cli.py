@@ -218,3 +218,55 @@ def test_an_unavailable_device_is_one_line_and_exit_2(model_dir, tmp_path, capsy
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("diffusion-viz: ") and device in err
     assert not (tmp_path / "g.png").exists()
+
+
+def test_default_exports_are_a_few_seconds_not_the_whole_run(model_dir, photo, tmp_path):
+    # 60 DDPM steps: the default stride keeps about 60 frames; a 1000-step run would keep about 60 too.
+    out = tmp_path / "ddpm.gif"
+    args = ["export", str(photo), "--out", str(out), "--model", str(model_dir), "--sampler", "ddpm"]
+    assert main([*args, "--strength", "60"]) == 0
+    with Image.open(out) as gif:
+        assert gif.n_frames <= 61
+    from core.imaging.pictures import default_stride
+
+    assert -(-1001 // default_stride(1001)) <= 60 and default_stride(11) == 1
+    assert main([*args, "--strength", "60", "--stride", "1"]) == 0  # every frame, one flag away
+    with Image.open(out) as gif:
+        assert gif.n_frames == 61
+
+
+def test_export_shows_any_prediction_and_the_truth(model_dir, photo, tmp_path):
+    out = tmp_path / "eps.gif"
+    base = ["export", str(photo), "--out", str(out), "--model", str(model_dir), "--sampler", "ddim", "--steps", "5"]
+    assert main([*base, "--view", "eps", "--content", "all", "--scale", "1", "--no-label"]) == 0
+    with Image.open(out) as gif:
+        assert gif.size == (3 * 8 + 2 * 2, 8)  # x_t | ε̂ | ε_true
+
+
+def test_vlb_writes_every_term_and_they_sum_to_the_bound(model_dir, photo, tmp_path, capsys):
+    from core.diffusion.vlb import bits_per_dim
+    from core.imaging.images import load_image
+    from core.runs.chain import model_x0
+
+    out, plot = tmp_path / "terms.csv", tmp_path / "terms.png"
+    assert main(["vlb", str(photo), "--model", str(model_dir), "--out", str(out), "--plot", str(plot)]) == 0
+    rows = out.read_text().splitlines()
+    assert rows[0] == "t,term,bits_per_dim" and len(rows) == 1 + 60 + 1  # L_0 … L_59, then L_T
+    total = sum(float(r.split(",")[2]) for r in rows[1:])
+    printed = float(capsys.readouterr().out.split("total ")[1].split()[0])
+    assert total == pytest.approx(printed, abs=1e-3)
+    model = load_model(model_dir)
+    x0 = model_x0(model, load_image(photo))
+    expected = bits_per_dim(model, model.schedule, x0, prediction="eps", generator=torch.Generator().manual_seed(0))
+    assert total == pytest.approx(float(expected["total"][0]), rel=1e-4)  # `evaluate`'s bound at stride 1
+    with Image.open(plot) as im:
+        assert im.size[0] > 300
+
+
+def test_vlb_of_a_model_that_takes_no_pictures_is_one_message(tmp_path, photo, capsys):
+    torch.manual_seed(0)
+    net = UNet(UNetConfig(in_channels=4, base_channels=8, channel_mults=(1,), attention_resolutions=(), groups=4, image_size=8))
+    folder = save_model(tmp_path / "latent", net, NoiseSchedule.linear(20), "eps")
+    assert main(["vlb", str(photo), "--model", str(folder), "--out", str(tmp_path / "t.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "4-channel" in err and not (tmp_path / "t.csv").exists()

@@ -178,4 +178,4 @@ class ForwardPanel(QWidget):
             self.view_xt.set_caption(f"x_t by {t} single steps (Eq. 2, {ITERATIVE_MAX_SIDE} px)")
             return
         self.view_xt.set_image(self._pictures.at(s, index))
-        self.view_xt.set_caption("x_t = √ᾱ_t x₀ + √(1−ᾱ_t) ε  (Eq. 4)")
+        self.view_xt.set_caption("x_t  (Eq. 4, closed form)")
