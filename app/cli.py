@@ -129,7 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="write a forward scrub or a reverse run as a GIF (no window)")
     p.add_argument("image", metavar="IMAGE", help="the image to noise (forward) or to denoise from (reverse)")
     p.add_argument("--out", required=True, help="the GIF to write")
-    p.add_argument("--mode", choices=("forward", "reverse"), default="reverse")
+    p.add_argument("--mode", choices=("forward", "reverse", "compare"), default="reverse")
+    p.add_argument(
+        "--runs",
+        default="ddpm:1000,ddim:50,ddim:10",
+        help="compare: up to four sampler:steps[:eta] runs side by side from one start "
+        "(from pure noise, or from IMAGE noised to --strength when it is given)",
+    )
     _add_model_arg(p)
     _add_sampler_args(p)
     p.add_argument(
@@ -239,7 +245,25 @@ def _run_export(args) -> int:
 
     out = check_target(args.out)
     image = load_image(args.image)
-    if args.mode == "forward":
+    if args.mode == "compare":
+        from core.imaging.pictures import compare_pictures
+        from core.runs.compare import compare_chains, parse_runs
+
+        model = _load(args)
+        runs = parse_runs(args.runs, model)
+        T = model.schedule.T
+        if args.strength is not None and not 1 <= args.strength <= T:
+            raise DiffusionVizError(f"--strength must lie in 1..{T} (the model's T), got {args.strength}")
+        fraction = None if args.strength is None else args.strength / T
+        start = "pure noise" if fraction is None else f"{Path(args.image).name} noised to t = {args.strength}"
+        print(f"model: {model.name}; {len(runs)} runs from {start}, seed {args.seed}", flush=True)
+        ticks = list(compare_chains(runs, image if fraction else None, fraction, seed=args.seed))
+        scale = args.scale or max(1, 128 // model.image_size)
+        titles = [r.title(ascii_only=True) for r in runs]
+        pictures = compare_pictures(
+            ticks, titles, stride=args.stride or default_stride(len(ticks)), scale=scale, label=not args.no_label
+        )
+    elif args.mode == "forward":
         if args.schedule == "model":
             schedule = _load(args).schedule
         else:

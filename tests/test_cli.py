@@ -270,3 +270,14 @@ def test_vlb_of_a_model_that_takes_no_pictures_is_one_message(tmp_path, photo, c
     assert main(["vlb", str(photo), "--model", str(folder), "--out", str(tmp_path / "t.csv")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "4-channel" in err and not (tmp_path / "t.csv").exists()
+
+
+def test_export_compare_writes_one_gif_of_labelled_columns(model_dir, photo, tmp_path, capsys):
+    out = tmp_path / "cmp.gif"
+    args = ["export", str(photo), "--mode", "compare", "--runs", "ddpm:60,ddim:10,ddim:5", "--out", str(out)]
+    assert main([*args, "--model", str(model_dir), "--scale", "4"]) == 0
+    with Image.open(out) as gif:
+        assert gif.size == (3 * 32 + 2 * 2, 32 + 2 * 14)  # three titled columns under the label strip
+        assert 30 <= gif.n_frames <= 62
+    assert "3 runs from pure noise" in capsys.readouterr().out
+    assert main([*args, "--model", str(model_dir), "--runs", "euler:3"]) == 2

@@ -15,20 +15,32 @@ from core.imaging.files import atomic_write, atomic_write_bytes
 LABEL_HEIGHT = 14
 
 
-def compose(panels: Sequence[np.ndarray], scale: int = 1, label: str | None = None, gap: int = 2) -> np.ndarray:
-    """Panels side by side on white, nearest-neighbour scaled, with an optional label strip."""
+def compose(
+    panels: Sequence[np.ndarray],
+    scale: int = 1,
+    label: str | None = None,
+    gap: int = 2,
+    titles: Sequence[str] | None = None,
+) -> np.ndarray:
+    """Panels side by side on white, nearest-neighbour scaled, with an optional label strip on top
+    and an optional title above each panel (a comparison's columns)."""
     scaled = [p.repeat(scale, axis=0).repeat(scale, axis=1) if scale > 1 else p for p in panels]
     h = max(p.shape[0] for p in scaled)
     w = sum(p.shape[1] for p in scaled) + gap * (len(scaled) - 1)
-    top = LABEL_HEIGHT if label else 0
+    top = (LABEL_HEIGHT if label else 0) + (LABEL_HEIGHT if titles else 0)
     canvas = np.full((h + top, w, 3), 255, np.uint8)
-    x = 0
+    x, lefts = 0, []
     for p in scaled:
         canvas[top : top + p.shape[0], x : x + p.shape[1]] = p
+        lefts.append(x)
         x += p.shape[1] + gap
-    if label:
+    if label or titles:
         image = Image.fromarray(canvas)
-        ImageDraw.Draw(image).text((2, 1), label, fill=(0, 0, 0), font=ImageFont.load_default())
+        draw, font = ImageDraw.Draw(image), ImageFont.load_default()
+        if label:
+            draw.text((2, 1), label, fill=(0, 0, 0), font=font)
+        for left, title in zip(lefts, titles or (), strict=False):
+            draw.text((left + 2, top - LABEL_HEIGHT + 1), title, fill=(60, 60, 60), font=font)
         canvas = np.asarray(image)
     return canvas
 

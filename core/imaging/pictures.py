@@ -63,6 +63,31 @@ def reverse_pictures(
     return pictures
 
 
+def compare_pictures(
+    ticks: Sequence[Sequence[Frame]],
+    titles: Sequence[str],
+    *,
+    stride: int = 1,
+    scale: int = 1,
+    label: bool = True,
+) -> list[np.ndarray]:
+    """One picture per ``stride``-th tick of a comparison: a row of x_t columns, each titled (the end always kept)."""
+    chosen = list(ticks[::stride])
+    if ticks and chosen[-1] is not ticks[-1]:
+        chosen.append(ticks[-1])
+    pictures = []
+    for k, tick in enumerate(chosen):
+        columns = [tensor_to_images(f.x_t) for f in tick]
+        done = all(f.final for f in tick)
+        text = (
+            ("final samples" if done else f"{min(100, round(100 * k * stride / max(len(ticks) - 1, 1)))} %")
+            if label
+            else None
+        )
+        pictures.append(compose(columns, scale=scale, label=text, titles=titles if label else None))
+    return pictures
+
+
 def forward_pictures(
     schedule: NoiseSchedule, image: np.ndarray, seed: int, stride: int = 10, scale: int = 1, label: bool = True
 ) -> list[np.ndarray]:

@@ -1,0 +1,70 @@
+"""Runs side by side: lockstep by fraction, one batched network call per step, identical to running alone."""
+
+import numpy as np
+import pytest
+import torch
+
+from core.diffusion.samplers import SamplerConfig
+from core.diffusion.schedules import NoiseSchedule
+from core.errors import DiffusionVizError
+from core.models.checkpoint import LoadedModel
+from core.models.unet import UNet, UNetConfig
+from core.runs.chain import run_chain
+from core.runs.compare import CompareRun, compare_chains, parse_runs
+from core.runs.spec import RunSpec
+
+
+@pytest.fixture
+def model():
+    torch.manual_seed(0)
+    net = UNet(UNetConfig(base_channels=8, channel_mults=(1, 2), attention_resolutions=(), groups=4, image_size=8))
+    for p in net.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    calls = []
+
+    def forward(x, t):
+        calls.append(len(t))
+        return net(x, t)
+
+    m = LoadedModel(net.eval(), NoiseSchedule.cosine(40), "eps", 8, 3, torch.device("cpu"), "tiny", forward=forward)
+    m.calls = calls
+    return m
+
+
+def test_runs_advance_together_and_end_together(model):
+    runs = [CompareRun(model, SamplerConfig("ddpm")), CompareRun(model, SamplerConfig("ddim", steps=10))]
+    ticks = list(compare_chains(runs, seed=3))
+    assert len(ticks) == 1 + 40  # the start, then the longest run's steps
+    assert all(f.final for f in ticks[-1])
+    assert ticks[20][0].n == 19 and ticks[20][1].n in (4, 5)  # halfway through DDPM, DDIM is halfway too
+
+
+def test_one_batched_call_per_step_with_per_sample_t(model):
+    runs = [CompareRun(model, SamplerConfig("ddim", steps=20)) for _ in range(4)]
+    list(compare_chains(runs, seed=0))
+    assert model.calls == [4] * 20
+
+
+def test_identical_configs_give_identical_runs_and_equal_the_run_alone(model):
+    config = SamplerConfig("ddpm", seed=5)
+    runs = [CompareRun(model, config), CompareRun(model, config)]
+    last = list(compare_chains(runs, seed=5))[-1]
+    torch.testing.assert_close(last[0].x_t, last[1].x_t)
+    alone = list(run_chain(RunSpec(model, config)))[-1]
+    torch.testing.assert_close(last[0].x_t, alone.x_t, rtol=1e-4, atol=1e-4)
+
+
+def test_from_an_image_every_run_starts_from_the_same_noised_image(model):
+    image = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    runs = [CompareRun(model, SamplerConfig("ddim", steps=5)), CompareRun(model, SamplerConfig("ddpm"))]
+    start = next(compare_chains(runs, image=image, t_start=0.5, seed=1))
+    assert start[0].t == start[1].t == 20
+    torch.testing.assert_close(start[0].x_t, start[1].x_t)
+
+
+def test_the_runs_option_parses_and_refuses_nonsense(model):
+    runs = parse_runs("ddpm:1000, ddim:50, ddim:10:1", model)
+    assert [r.config.sampler for r in runs] == ["ddpm", "ddim", "ddim"] and runs[2].config.eta == 1.0
+    for bad in ("", "ddpm,ddim,ddim,ddim,ddim", "euler:10", "ddim:ten"):
+        with pytest.raises(DiffusionVizError):
+            parse_runs(bad, model)
