@@ -15,10 +15,12 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QSpinBox,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from app.panels.compare import ComparePanel
 from app.panels.forward import ForwardPanel
 from app.panels.reverse import ReversePanel
 from app.state import ViewState
@@ -37,7 +39,7 @@ from core.errors import DiffusionVizError
 from core.imaging.export import write_gif, write_pngs
 from core.imaging.images import load_image
 from core.imaging.pictures import forward_pictures, reverse_pictures
-from core.models.checkpoint import LoadedModel, load_model
+from core.models.checkpoint import BUNDLED_MODEL, LoadedModel, load_model
 from core.runs import views
 from core.runs.chain import model_x0
 
@@ -58,6 +60,12 @@ class MainWindow(QMainWindow):
         self.reverse = ReversePanel(self.state)
         self.reverse.open_model.clicked.connect(self.choose_model)
         self.reverse.message.connect(self.show_message)
+        self._ideal_cache: dict[str, LoadedModel] = {}
+        self.compare = ComparePanel(self.state, ideal_loader=self._ideal_of_training_set)
+        self.compare.message.connect(self.show_message)
+        self.right_tabs = QTabWidget()
+        self.right_tabs.addTab(self.reverse, "Reverse chain")
+        self.right_tabs.addTab(self.compare, "Compare runs")
         self.plots = SchedulePlots()
         self.plots.t_requested.connect(self.state.set_t)
         self.run_plots = RunPlots()
@@ -95,7 +103,7 @@ class MainWindow(QMainWindow):
         top = self.top_split = QSplitter(Qt.Orientation.Horizontal)
         top.setChildrenCollapsible(False)  # a panel dragged to nothing would be lost, and saved that way
         top.addWidget(self.forward)
-        top.addWidget(self.reverse)
+        top.addWidget(self.right_tabs)
         top.setStretchFactor(0, 2)
         top.setStretchFactor(1, 3)
         schedule_bar = QHBoxLayout()
@@ -150,12 +158,14 @@ class MainWindow(QMainWindow):
         self._refresh_recent()
         file.addSeparator()
         self._action(file, "Open &model…", self.choose_model, "Ctrl+M")
+        self._action(file, "Open image folder as &ideal model…", self.choose_ideal_folder)
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         export = self.menuBar().addMenu("&Export")
         self._action(export, "Reverse run as &GIF…", lambda: self.export_dialog(reverse=True, pngs=False), "Ctrl+E")
         self._action(export, "Reverse run as PNG frames…", lambda: self.export_dialog(reverse=True, pngs=True))
         self._action(export, "&Forward scrub as GIF…", lambda: self.export_dialog(reverse=False, pngs=False))
+        self._action(export, "&Comparison as GIF…", self.export_comparison_dialog)
         self._action(export, "Forward scrub as PNG frames…", lambda: self.export_dialog(reverse=False, pngs=True))
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&Guide: what each view shows", lambda: self._page("Guide", GUIDE), "F1")
@@ -328,6 +338,36 @@ class MainWindow(QMainWindow):
             print(f"diffusion-viz: {note}", file=sys.stderr)
             self.show_message(note, error=False)
 
+    def _ideal_of_training_set(self, check_only: bool = False):
+        """The ideal denoiser of the bundled model's training images (built once, on a worker thread)."""
+        model = self.model
+        bundled = model is not None and model.path is not None and Path(model.path).resolve() == BUNDLED_MODEL.resolve()
+        if check_only:
+            return bundled
+        if "emoji" not in self._ideal_cache:
+            self._ideal_cache["emoji"] = load_model("ideal:emoji")
+        return self._ideal_cache["emoji"]
+
+    def open_ideal_folder(self, folder: str | Path) -> bool:
+        """Every picture of ``folder`` as an ideal denoiser, offered beside the model in Compare runs."""
+        try:
+            model = load_model(f"ideal:{folder}")
+        except DiffusionVizError as exc:
+            self.show_message(str(exc))
+            return False
+        self.compare.add_model(model)
+        for note in model.notes:
+            self.show_message(note, error=False)
+        self.right_tabs.setCurrentWidget(self.compare)
+        self.statusBar().showMessage(f"{model.name}: the ideal denoiser of its pictures, in Compare runs", 8000)
+        return True
+
+    def choose_ideal_folder(self) -> None:
+        start = self.settings.value("last_image_dir", str(Path.home()))
+        folder = QFileDialog.getExistingDirectory(self, "Folder of images for the ideal denoiser", start)
+        if folder:
+            self.open_ideal_folder(folder)
+
     def choose_model(self) -> None:
         start = self.settings.value("last_model_dir", str(Path.home()))
         folder = QFileDialog.getExistingDirectory(self, "Open model folder", start)
@@ -434,6 +474,33 @@ class MainWindow(QMainWindow):
         if target:
             self.export(target, reverse=reverse, pngs=pngs, **dialog.options())
 
+    def export_comparison_dialog(self) -> None:
+        ticks = self.compare.ticks()
+        if not ticks:
+            self.show_message("There is no comparison to export yet: Compare runs ▸ Run all first.")
+            return
+        size = self.compare.runs[0].model.image_size if self.compare.runs else 32
+        dialog = ExportDialog(False, default_scale=max(1, min(8, 128 // size)), frames=len(ticks), parent=self)
+        dialog.setWindowTitle("Export comparison")
+        if not dialog.exec():
+            return
+        target, _ = QFileDialog.getSaveFileName(self, "Save GIF", str(Path.home() / "compare.gif"), "GIF (*.gif)")
+        if target:
+            self.export_comparison(target, **{k: v for k, v in dialog.options().items() if k != "content"})
+
+    def export_comparison(
+        self, target: str | Path, fps: float = 20, stride: int = 1, scale: int = 4, label: bool = True
+    ) -> bool:
+        """Write the comparison as one GIF of titled columns; on failure say why."""
+        try:
+            pictures = self.compare.export_pictures(stride, scale, label)
+            write_gif(pictures, target, fps)
+        except DiffusionVizError as exc:
+            self.show_message(str(exc))
+            return False
+        self.show_message(f"Exported {len(pictures)} frames to {target}", error=False)
+        return True
+
     def export(
         self,
         target: str | Path,
@@ -491,6 +558,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.reverse.shutdown()
+        self.compare.shutdown()
         self.bound_worker.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
         for key, splitter in self._splitters().items():

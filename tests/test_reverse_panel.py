@@ -205,3 +205,35 @@ def test_worker_jobs_run_on_one_thread_that_ends_with_shutdown(qtbot):
     assert len(set(threads)) == 1 and threads[0] is not threading.main_thread()
     worker.shutdown()
     assert not threads[0].is_alive()
+
+
+def test_compare_runs_four_presets_side_by_side_and_exports_them(window, qtbot, tmp_path):
+    from PIL import Image
+
+    panel = window.compare
+    for row, steps in zip(panel.rows, (0, 20, 5, 20), strict=True):
+        if steps:
+            row.steps.setValue(steps)
+    with qtbot.waitSignal(panel.worker.finished, timeout=60000):
+        panel.start()
+    ticks = panel.ticks()
+    assert len(ticks) == 61 and all(f.final for f in ticks[-1])  # the 60-step DDPM sets the pace
+    panel.player.seek(len(ticks) - 1)
+    assert all(v.image() is not None and "final" in v.caption for v in panel.views)
+    out = tmp_path / "cmp.gif"
+    assert window.export_comparison(out, stride=10, scale=2)
+    with Image.open(out) as gif:
+        assert gif.n_frames == 7 and gif.size[0] == 4 * 16 + 3 * 2
+
+
+def test_compare_runs_of_identical_settings_are_identical(window, qtbot):
+    panel = window.compare
+    for row in panel.rows:
+        row.sampler.setCurrentIndex(row.sampler.findData("ddim"))
+        row.steps.setValue(6)
+        row.eta.setValue(1.0)
+    with qtbot.waitSignal(panel.worker.finished, timeout=60000):
+        panel.start()
+    last = panel.ticks()[-1]
+    for frame in last[1:]:
+        torch.testing.assert_close(frame.x_t, last[0].x_t)

@@ -60,6 +60,17 @@ def step_pairs(config: SamplerConfig, t_start: int) -> list[tuple[int, int]]:
     return [(t, ts[i + 1] if i + 1 < len(ts) else -1) for i, t in enumerate(ts)]
 
 
+def start_index(model: LoadedModel, fraction: float | None) -> int:
+    """Where a run of ``model`` starts: T−1 from pure noise, else the index at ``fraction`` (0…1] of its schedule."""
+    T = model.schedule.T
+    return T - 1 if fraction is None else max(0, min(T - 1, round(fraction * T) - 1))
+
+
+def total_ticks(runs: Sequence[CompareRun], fraction: float | None) -> int:
+    """How many ticks :func:`compare_chains` yields: the start, then the longest run's steps."""
+    return 1 + max(len(step_pairs(r.config, start_index(r.model, fraction))) for r in runs)
+
+
 def parse_runs(text: str, model: LoadedModel) -> list[CompareRun]:
     """``"ddpm:1000,ddim:50,ddim:10:1"`` → runs (sampler:steps[:η]); DDPM always takes every step."""
     runs = []
@@ -99,8 +110,8 @@ def compare_chains(
     noise = randn(shape, base, "cpu")
     states = []
     for run in runs:
-        m, T = run.model, run.model.schedule.T
-        start = T - 1 if image is None or t_start is None else max(0, min(T - 1, round(t_start * T) - 1))
+        m = run.model
+        start = start_index(m, None if image is None else t_start)
         x0 = model_x0(m, image)
         x = (
             noise.clone()

@@ -1,0 +1,256 @@
+"""Compare runs: up to four samplers (or models) leave one x_T, side by side, in lockstep.
+
+A learner sees DDPM-1000, DDIM-50 and DDIM-10 start from the same noise and arrive at different (or
+the same) pictures; a researcher puts the trained network beside the ideal denoiser of its own data.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.state import ViewState
+from app.views.imageview import ImageView
+from app.views.player import Items, Player
+from app.workers.inference import Worker
+from core.diffusion.samplers import SamplerConfig
+from core.imaging.pictures import compare_pictures
+from core.imaging.scaling import tensor_to_images
+from core.models.checkpoint import LoadedModel
+from core.runs.compare import MAX_RUNS, PRESETS, CompareRun, compare_chains, total_ticks
+
+START_NOISE, START_IMAGE = "pure noise (one x_T for all)", "forward image at its t"
+IDEAL_TRAINING_SET = "ideal denoiser of the training set"
+
+
+class RunRow:
+    """The widgets of one compared run."""
+
+    def __init__(self, preset: str) -> None:
+        config = PRESETS[preset]
+        self.enabled = QCheckBox()
+        self.enabled.setChecked(True)
+        self.sampler = QComboBox()
+        self.sampler.addItem("DDPM", "ddpm")
+        self.sampler.addItem("DDIM", "ddim")
+        self.sampler.setCurrentIndex(self.sampler.findData(config.sampler))
+        self.steps = QSpinBox()
+        self.steps.setRange(1, 1000)
+        self.steps.setValue(config.steps)
+        self.steps.setPrefix("steps ")
+        self.eta = QDoubleSpinBox()
+        self.eta.setRange(0.0, 1.0)
+        self.eta.setSingleStep(0.5)
+        self.eta.setValue(config.eta)
+        self.eta.setPrefix("η ")
+        self.variance = QComboBox()
+        self.variance.addItem("σ² = β̃_t", "fixed_small")
+        self.variance.addItem("σ² = β_t", "fixed_large")
+        self.model = QComboBox()
+        self.sampler.currentIndexChanged.connect(self.sync)
+        self.sync()
+
+    def widgets(self) -> list[QWidget]:
+        return [self.enabled, self.sampler, self.steps, self.eta, self.variance, self.model]
+
+    def sync(self) -> None:
+        ddim = self.sampler.currentData() == "ddim"
+        self.steps.setEnabled(ddim)
+        self.eta.setEnabled(ddim)
+        self.variance.setEnabled(not ddim)
+
+    def config(self, seed: int) -> SamplerConfig:
+        return SamplerConfig(
+            self.sampler.currentData(),
+            steps=self.steps.value(),
+            eta=self.eta.value(),
+            variance=self.variance.currentData(),
+            seed=seed,
+        )
+
+
+class ComparePanel(QWidget):
+    """Rows of run settings, one picture per run, one shared timeline."""
+
+    message = Signal(str)
+
+    def __init__(self, state: ViewState, ideal_loader=None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.ideal_loader = ideal_loader  # () -> LoadedModel of the ideal denoiser of the model's data, or None
+        self.extra_models: list[LoadedModel] = []  # ideal models opened from folders
+        self.worker = Worker("compare", self)
+        self.worker.finished.connect(self._finished)
+        self.worker.failed.connect(self._failed)
+        self._job = 0
+        self.titles: list[str] = []
+        self.runs: list[CompareRun] = []
+        self.player = Player(self._show, self)
+        self.player.busy = lambda: self.worker.busy
+
+        self.rows = [RunRow(name) for name in PRESETS]
+        grid = QGridLayout()
+        for c, head in enumerate(("", "sampler", "steps", "η", "DDPM σ²", "model")):
+            grid.addWidget(QLabel(f"<i>{head}</i>"), 0, c)
+        for r, row in enumerate(self.rows, 1):
+            for c, w in enumerate(row.widgets()):
+                grid.addWidget(w, r, c)
+        self.start_from = QComboBox()
+        self.start_from.addItems([START_NOISE, START_IMAGE])
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setPrefix("seed ")
+        self.show_what = QComboBox()
+        self.show_what.addItem("x_t", "xt")
+        self.show_what.addItem("x̂₀", "x0")
+        self.show_what.currentIndexChanged.connect(lambda: self.player.seek(self.player.playback.position))
+        self.run_button = QPushButton("Run all")
+        self.run_button.setToolTip("Start every checked run from one start; they advance by fraction of their own run")
+        self.run_button.clicked.connect(self.start)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.clicked.connect(self.worker.cancel)
+        options = QHBoxLayout()
+        for w in (QLabel("Start"), self.start_from, self.seed, QLabel("Show"), self.show_what):
+            options.addWidget(w)
+        options.addStretch(1)
+        options.addWidget(self.run_button)
+        options.addWidget(self.stop_button)
+
+        self.views = [ImageView("") for _ in range(MAX_RUNS)]
+        pictures = QHBoxLayout()
+        for v in self.views:
+            v.setMinimumSize(120, 120)
+            pictures.addWidget(v)
+        self.status = QLabel("Press Run all: the runs share x_T and one timeline.")
+        self.status.setWordWrap(True)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("<b>Compare runs</b>: the same start, several samplers or models"))
+        layout.addLayout(grid)
+        layout.addLayout(options)
+        layout.addLayout(pictures, 1)
+        layout.addLayout(self.player.bar())
+        layout.addWidget(self.status)
+        state.model_changed.connect(self.refresh_models)
+        self.refresh_models()
+
+    # -- models ----------------------------------------------------------------------------------
+
+    def add_model(self, model: LoadedModel) -> None:
+        """Offer ``model`` (an ideal denoiser of a folder, say) in every row's model menu."""
+        self.extra_models.append(model)
+        self.refresh_models()
+
+    def refresh_models(self) -> None:
+        choices = []
+        if self.state.model is not None:
+            choices.append((f"{self.state.model.name} (the model)", "model"))
+            if self.ideal_loader is not None and self.ideal_loader(check_only=True):
+                choices.append((IDEAL_TRAINING_SET, "ideal-training"))
+        choices += [(m.name, f"extra:{i}") for i, m in enumerate(self.extra_models)]
+        for row in self.rows:
+            keep = row.model.currentData()
+            row.model.clear()
+            for text, key in choices:
+                row.model.addItem(text, key)
+            if keep is not None and row.model.findData(keep) >= 0:
+                row.model.setCurrentIndex(row.model.findData(keep))
+
+    def _resolve(self, key: str) -> LoadedModel:
+        """The model behind a menu key; runs on the worker thread (the ideal denoiser takes seconds to build)."""
+        if key == "model":
+            return self.state.model
+        if key == "ideal-training":
+            return self.ideal_loader()
+        return self.extra_models[int(key.split(":")[1])]
+
+    # -- runs ------------------------------------------------------------------------------------
+
+    def start(self) -> int | None:
+        if self.state.model is None:
+            self.message.emit("Open a model first (File ▸ Open model…).")
+            return None
+        chosen = [r for r in self.rows if r.enabled.isChecked()]
+        if not chosen:
+            self.message.emit("Check at least one run to compare.")
+            return None
+        seed = self.seed.value()
+        try:
+            configs = [(r.config(seed), r.model.currentData()) for r in chosen]
+        except ValueError as exc:
+            self.message.emit(str(exc))
+            return None
+        image, fraction = None, None
+        if self.start_from.currentText() == START_IMAGE and self.state.image is not None:
+            if self.state.t == 0:
+                self.message.emit("The forward panel is at t = 0: move its slider, or start from pure noise.")
+                return None
+            image, fraction = self.state.image, self.state.t / self.state.T
+        names = [r.model.currentText() for r in chosen]
+        items = Items(total_ticks([CompareRun(self.state.model, c) for c, _ in configs], fraction))
+        self.titles = []
+
+        def job(handle):
+            runs = [CompareRun(self._resolve(key), config) for config, key in configs]
+            self.runs = runs
+            self.titles = [r.title() for r in runs]
+            items.total = total_ticks(runs, fraction)
+            for tick in compare_chains(runs, image, fraction, seed=seed):
+                items.append(tick)
+                if handle.cancelled:
+                    return False
+            return True
+
+        self.items = items
+        for v, name in zip(self.views, names + [""] * MAX_RUNS, strict=False):
+            v.set_image(None)
+            v.set_caption(name)
+        self._job = self.worker.submit(job)
+        self.player.start(items, lambda: self.worker.busy)
+        self.status.setText("computing… (the runs advance by fraction of their own run)")
+        return self._job
+
+    def _show(self, tick, index: int) -> None:
+        what = self.show_what.currentData()
+        for i, view in enumerate(self.views):
+            if i >= len(tick):
+                view.set_image(None)
+                view.set_caption("")
+                continue
+            frame = tick[i]
+            view.set_image(tensor_to_images(frame.x_t if what == "xt" or frame.final else frame.x0_hat))
+            title = self.titles[i] if i < len(self.titles) else ""
+            where = "final" if frame.final else f"t = {frame.t}, step {frame.n}/{frame.num_steps}"
+            view.set_caption(f"{title}: {where}")
+
+    def _finished(self, job_id: int, result) -> None:
+        if job_id == self._job:
+            self.status.setText("done: scrub the timeline, or export the comparison as a GIF")
+
+    def _failed(self, job_id: int, message: str) -> None:
+        if job_id == self._job:
+            self.status.setText("the comparison stopped")
+            self.message.emit(message)
+
+    def export_pictures(self, stride: int, scale: int, label: bool) -> list:
+        """The comparison as GIF frames: a row of titled columns per tick."""
+        titles = [r.title(ascii_only=True) for r in self.runs]
+        return compare_pictures(self.ticks(), titles, stride=stride, scale=scale, label=label)
+
+    def ticks(self) -> list:
+        return [] if getattr(self, "items", None) is None else self.items.snapshot()
+
+    def shutdown(self) -> None:
+        self.player.stop()
+        self.worker.shutdown()
