@@ -343,6 +343,10 @@ def _checkpoint(out, model, ema, opt, step, gen, cfg, elapsed, loss, schedule, a
         "code_version": _git_version(),
         "torch": torch.__version__,
         "seed": cfg.seed,
+        "init": cfg.init,
+        "lr_schedule": cfg.lr_schedule,
+        "balance": cfg.balance,
+        "min_snr": cfg.min_snr,
     }
     save_model(out, ema, schedule, cfg.prediction, provenance=provenance)
     grid = sample_images(
