@@ -7,6 +7,7 @@ the next one. Randomness comes in through ``generator`` so every run is reproduc
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -272,3 +273,206 @@ def sample_loop(
         clip_x0=config.clip_x0,
         generator=generator,
     )
+
+
+# -- DDIM inversion ----------------------------------------------------------------------------------
+#
+# Running Eq. 12 of Song et al. 2021 upwards with η = 0 maps a clean image to the x_T from which
+# deterministic DDIM decodes it again: the encoding of Song et al. 2021, Sec. 4.3.
+
+
+@dataclass(frozen=True)
+class InversionStep:
+    """One step of a DDIM inversion, going *up* the chain from ``t`` to ``t_next`` > ``t``.
+
+    ``x_t`` is the image at index ``t`` (−1 is the clean image); ``x_next`` the image the step
+    produced at ``t_next``. ``model_output`` is the network's output at ``(x_t, t_model)``:
+    ``t_model`` is ``t``, except on the first step from the clean image, where it is ``t_next``
+    (see :func:`ddim_invert_step`). ``x0_hat`` is the x̂_0 the step kept fixed.
+    """
+
+    n: int
+    num_steps: int
+    t: int
+    t_next: int
+    t_model: int
+    x_t: torch.Tensor
+    x0_hat: torch.Tensor
+    model_output: torch.Tensor
+    x_next: torch.Tensor
+
+
+def inversion_model_index(t: int, t_next: int) -> int:
+    """The index at which the model is evaluated for the inversion step t → t_next (t_next when t = −1)."""
+    return t if t >= 0 else t_next
+
+
+def _invert_x0_eps(
+    schedule: NoiseSchedule, x: torch.Tensor, t: int, t_next: int, model_output: torch.Tensor, prediction: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x̂_0, ε̂) that an inversion step from (x, t) holds fixed."""
+    if t >= 0:
+        return x0_eps_from_output(schedule, x, t, model_output, prediction)
+    # ᾱ = 1 at the clean image: x = √1·x̂_0 + 0·ε̂, so x̂_0 is x itself and only ε̂ comes from the model,
+    # read at the index where it was evaluated.
+    _, eps_hat = x0_eps_from_output(schedule, x, t_next, model_output, prediction)
+    return x, eps_hat
+
+
+def ddim_invert_step(
+    schedule: NoiseSchedule,
+    x: torch.Tensor,
+    t: int,
+    t_next: int,
+    model_output: torch.Tensor,
+    prediction: str = "eps",
+) -> torch.Tensor:
+    """One DDIM inversion step x_t → x_{t_next}, t_next > t: Eq. 12 of Song et al. 2021 run upwards, η = 0.
+
+    x_next = √ᾱ_next · x̂_0 + √(1−ᾱ_next) · ε̂, where (x̂_0, ε̂) is the model's prediction at
+    (x, t). The step moves x along the line that DDIM walks down, keeping (x̂_0, ε̂) fixed; it is
+    therefore the exact inverse of ``ddim_step(schedule, x_next, t_next, t, output, eta=0, noise=None)``
+    for ε- and x_0-predictions given the same output (for v, whose meaning depends on ᾱ, the
+    inverse holds for the same (x̂_0, ε̂) pair). No clipping, so the round trip is exact.
+
+    The approximation of DDIM inversion is the model's input: the exact inverse would need ε̂ at the
+    unknown x_{t_next}; inversion uses ε̂(x_t, t) instead, which is close when the steps are small.
+
+    At the clean image (``t = -1``, ᾱ = 1) the model cannot be called at index −1. There x̂_0 = x
+    exactly, and ``model_output`` must be the model evaluated at ``(x, t_next)``: the clean image
+    fed in at the first index of the run (:func:`inversion_model_index`). This is the usual first
+    step of DDIM inversion (e.g. null-text inversion, Mokady et al. 2023), and it is what
+    :func:`ddim_invert_loop` does. For ε-predictions ``ddim_step`` back to −1 then returns x exactly;
+    for an x_0-prediction it returns the model's x̂_0, which no choice of x_next can change.
+
+    Parameters
+    ----------
+    schedule : NoiseSchedule
+        The model's schedule.
+    x : torch.Tensor
+        The image at array index ``t`` [B, C, H, W].
+    t, t_next : int
+        Array indices, ``-1 <= t < t_next <= T-1``.
+    model_output : torch.Tensor
+        The model's output at ``(x, t)``, or at ``(x, t_next)`` when ``t = -1``.
+    prediction : str
+        ``"eps"``, ``"x0"`` or ``"v"``.
+
+    Returns
+    -------
+    torch.Tensor
+        The image at ``t_next``.
+    """
+    if t_next <= t:
+        raise ValueError(f"inversion goes up the chain: t_next must exceed t, got t={t}, t_next={t_next}")
+    if t < -1 or t_next >= schedule.T:
+        raise ValueError(f"t and t_next must satisfy -1 ≤ t < t_next ≤ {schedule.T - 1}, got t={t}, t_next={t_next}")
+    x0_hat, eps_hat = _invert_x0_eps(schedule, x, t, t_next, model_output, prediction)
+    abar_next = float(schedule.alphas_cumprod[t_next])
+    return abar_next**0.5 * x0_hat + (1.0 - abar_next) ** 0.5 * eps_hat  # Eq. 12, σ = 0, read upwards
+
+
+def ddim_inversion_timesteps(
+    T: int, num_steps: int, spacing: str = DEFAULT_SPACING, t_end: int | None = None
+) -> list[int]:
+    """Ascending indices of a DDIM inversion, starting at −1 (the clean image) and ending at ``t_end``.
+
+    They are exactly the indices :func:`ddim_loop` with the same ``num_steps``, ``spacing`` and
+    ``t_start = t_end`` walks down, reversed (default ``t_end`` T−1).
+    """
+    t_end = T - 1 if t_end is None else int(t_end)
+    if not 0 <= t_end < T:
+        raise ValueError(f"t_end must lie in 0..{T - 1}, got {t_end}")
+    down = ddim_timesteps(t_end + 1, min(num_steps, t_end + 1), spacing)
+    down[0] = t_end  # as ddim_loop: the run starts (here: ends) exactly at t_end
+    return [-1, *reversed(down)]
+
+
+def ddim_invert_loop(
+    model: ModelFn,
+    schedule: NoiseSchedule,
+    x0: torch.Tensor,
+    *,
+    num_steps: int = 50,
+    spacing: str = DEFAULT_SPACING,
+    prediction: str = "eps",
+    t_end: int | None = None,
+) -> Iterator[InversionStep]:
+    """Invert clean images ``x0`` by deterministic DDIM, up to index ``t_end`` (default T−1).
+
+    Walks up the indices that ``ddim_loop(num_steps=..., spacing=..., t_start=t_end)`` walks down
+    (:func:`ddim_inversion_timesteps`) and yields one :class:`InversionStep` per step; the last
+    step's ``x_next`` is the inverted x_T. Decoding it with ``ddim_loop(eta=0, clip_x0=False,
+    t_start=t_end)`` gives back ``x0`` up to the inversion's approximation (exact for a model whose
+    x̂_0 does not change along the path). See :func:`ddim_invert_step` for the first step.
+
+    Parameters
+    ----------
+    model : callable
+        ``model(x_t, t)`` with ``t`` a LongTensor of array indices.
+    schedule : NoiseSchedule
+        The model's schedule.
+    x0 : torch.Tensor
+        Clean images [B, C, H, W] in [−1, 1].
+    num_steps, spacing : int, str
+        As for :func:`ddim_loop`.
+    prediction : str
+        What the model predicts: ``"eps"``, ``"x0"`` or ``"v"``.
+    t_end : int, optional
+        The index the inversion ends at.
+
+    Yields
+    ------
+    InversionStep
+    """
+    check_prediction(prediction)
+    path = ddim_inversion_timesteps(schedule.T, num_steps, spacing, t_end)
+    x = x0
+    num = len(path) - 1
+    for n, (t, t_next) in enumerate(itertools.pairwise(path)):
+        t_model = inversion_model_index(t, t_next)
+        with torch.inference_mode():
+            out = _call_model(model, x, t_model)
+            x0_hat, _ = _invert_x0_eps(schedule, x, t, t_next, out, prediction)
+            x_next = ddim_invert_step(schedule, x, t, t_next, out, prediction)
+        yield InversionStep(n, num, t, t_next, t_model, x, x0_hat, out, x_next)
+        x = x_next
+
+
+def invert_and_reconstruct(
+    model: ModelFn,
+    schedule: NoiseSchedule,
+    x0: torch.Tensor,
+    num_steps: int = 50,
+    prediction: str = "eps",
+    *,
+    spacing: str = DEFAULT_SPACING,
+    t_end: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """DDIM-invert ``x0`` and decode the result again with deterministic, unclipped DDIM.
+
+    Returns ``(x_T, reconstruction)``; ``x_T`` lives at ``t_end`` (default T−1). How far the
+    reconstruction is from ``x0`` (e.g. :func:`core.imaging.scaling.psnr`) measures the error of
+    the inversion's approximation ε̂(x_t, t) ≈ ε̂(x_{t_next}, t_next) for this model.
+    """
+    inverted = None
+    for inverted in ddim_invert_loop(  # noqa: B007 - only the last step is wanted
+        model, schedule, x0, num_steps=num_steps, spacing=spacing, prediction=prediction, t_end=t_end
+    ):
+        pass
+    if inverted is None:
+        raise ValueError("the inversion produced no step")
+    decoded = final_step(
+        ddim_loop(
+            model,
+            schedule,
+            inverted.x_next,
+            num_steps=num_steps,
+            eta=0.0,
+            spacing=spacing,
+            t_start=inverted.t_next,
+            prediction=prediction,
+            clip_x0=False,
+        )
+    )
+    return inverted.x_next, decoded.x_prev

@@ -54,3 +54,16 @@ def tensor_to_images(x: torch.Tensor) -> np.ndarray:
 def noise_to_uint8(x: torch.Tensor, sigma: float = 1.0, sigmas: float = NOISE_SHOWN_SIGMAS) -> np.ndarray:
     """A noise-like map [C, H, W] of standard deviation ``sigma`` as uint8 [H, W, 3]: ±sigmas·sigma → 0…255."""
     return tensor_to_images(x / (sigmas * sigma))
+
+
+def psnr(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, data_range: float = 2.0) -> float:
+    """Peak signal-to-noise ratio in dB of two images (or batches) in [−1, 1]: 10 log10(range² / MSE).
+
+    The range of [−1, 1] is 2. Computed in float64 over all elements; identical inputs give ``inf``.
+    """
+    a64 = torch.as_tensor(a).detach().to("cpu", torch.float64)
+    b64 = torch.as_tensor(b).detach().to("cpu", torch.float64)
+    if a64.shape != b64.shape:
+        raise ValueError(f"psnr needs two arrays of one shape, got {tuple(a64.shape)} and {tuple(b64.shape)}")
+    mse = float(((a64 - b64) ** 2).mean())
+    return float("inf") if mse == 0.0 else float(10.0 * np.log10(data_range**2 / mse))

@@ -96,11 +96,27 @@ def read_config(folder: Path) -> dict:
     return config
 
 
-def load_model(folder: str | Path, device: torch.device | str | None = None) -> LoadedModel:
-    """Load one of our model folders, or a diffusers UNet2DModel folder.
+def load_model(
+    folder: str | Path, device: torch.device | str | None = None, *, ideal_size: int | None = None
+) -> LoadedModel:
+    """Load one of our model folders, a diffusers UNet2DModel folder, or an ideal denoiser.
+
+    The string ``"ideal:FOLDER"`` makes the ideal denoiser (the exact posterior mean) over the images
+    in FOLDER at ``ideal_size``² (default 64); ``"ideal:emoji"`` makes it over the bundled model's
+    training images, at the bundled model's size and schedule unless ``ideal_size`` is given
+    (:mod:`core.models.ideal`).
 
     Raises :class:`ModelLoadError` with a message that says what is missing or wrong.
     """
+    if isinstance(folder, str) and folder.startswith("ideal:"):
+        from core.models.ideal import IDEAL_DEFAULT_SIZE, IDEAL_EMOJI, IDEAL_PREFIX, ideal_from_emoji, load_ideal_model
+
+        source = folder[len(IDEAL_PREFIX) :]
+        if source == IDEAL_EMOJI:
+            return ideal_from_emoji(ideal_size, device=device)
+        if not source:
+            raise ModelLoadError('"ideal:" needs a folder of images after it, e.g. ideal:photos or ideal:emoji')
+        return load_ideal_model(source, IDEAL_DEFAULT_SIZE if ideal_size is None else ideal_size, device=device)
     folder = Path(folder)
     device = pick_device(str(device) if device else None)
     if not folder.exists():
