@@ -9,7 +9,7 @@ from pathlib import Path
 from core import __version__
 from core.errors import DiffusionVizError
 
-SUBCOMMANDS = ("train", "sample", "evaluate", "export", "vlb")
+SUBCOMMANDS = ("train", "sample", "evaluate", "export", "vlb", "invert")
 
 
 def _positive_int(text: str) -> int:
@@ -73,6 +73,7 @@ EPILOG = """commands (each has --help):
   evaluate   held-out bits/dim from the variational bound
   export     write a forward scrub or a reverse run as a GIF, without a window
   vlb        the variational bound's terms L_t of one image, as CSV (and a plot)
+  invert     DDIM inversion: an image to x_T and back, as a GIF; prints the PSNR
 
 examples:
   diffusion-viz photo.jpg
@@ -180,6 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="the CSV to write: a header, then one row per term (t, bits/dim)")
     p.add_argument("--plot", default=None, help="also draw the terms over t into this PNG")
     p.add_argument("--seed", type=int, default=0, help="the noise seed (evaluate's, at stride 1)")
+
+    p = sub.add_parser("invert", help="DDIM inversion: an image to x_T and back, as a GIF; prints the PSNR")
+    p.add_argument("image", metavar="IMAGE", help="the image (centre-cropped and resized to the model's size)")
+    _add_model_arg(p)
+    p.add_argument("--steps", type=_positive_int, default=50, help="DDIM steps each way (η = 0 always)")
+    p.add_argument("--out", required=True, help="the GIF to write: x_0 | x_t up to x_T and back down")
+    p.add_argument("--fps", type=float, default=20.0)
+    p.add_argument("--scale", type=_positive_int, default=None, help="nearest-neighbour scale (default: to ≈256 px)")
     return parser
 
 
@@ -327,6 +336,28 @@ def _run_vlb(args) -> int:
     return 0
 
 
+def _run_invert(args) -> int:
+    from core.imaging.export import check_target, compose, write_gif
+    from core.imaging.images import load_image
+    from core.imaging.scaling import noise_to_uint8, tensor_to_images
+    from core.runs.inversion import inversion_frames
+
+    out = check_target(args.out)
+    image = load_image(args.image)
+    model = _load(args)
+    print(f"model: {model.name}; DDIM inversion with {args.steps} steps each way (η = 0)", flush=True)
+    frames = list(inversion_frames(model, image, args.steps))
+    scale = args.scale or max(1, 256 // model.image_size)
+    x0 = tensor_to_images(frames[0].x0)
+    pictures = [compose([x0, tensor_to_images(f.x)], scale, f"{f.phase} t={f.t}") for f in frames[:-1]]
+    last, top = frames[-1], [f for f in frames if f.phase == "invert"][-1]
+    summary = [x0, noise_to_uint8(top.x), tensor_to_images(last.reconstruction)]
+    pictures += [compose(summary, scale, f"x0 | x_T | back: PSNR {last.psnr:.1f} dB")] * 20  # hold the result
+    write_gif(pictures, out, args.fps)
+    print(f"reconstruction PSNR {last.psnr:.2f} dB (x_0 → x_T → x_0); wrote {out}")
+    return 0
+
+
 def _run_train(args) -> int:
     from core.training.train import TrainConfig, train
 
@@ -379,6 +410,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run_evaluate(args)
         if args.command == "vlb":
             return _run_vlb(args)
+        if args.command == "invert":
+            return _run_invert(args)
         return _run_export(args)
     except DiffusionVizError as exc:
         print(f"diffusion-viz: {exc}", file=sys.stderr)

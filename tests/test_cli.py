@@ -281,3 +281,13 @@ def test_export_compare_writes_one_gif_of_labelled_columns(model_dir, photo, tmp
         assert 30 <= gif.n_frames <= 62
     assert "3 runs from pure noise" in capsys.readouterr().out
     assert main([*args, "--model", str(model_dir), "--runs", "euler:3"]) == 2
+
+
+def test_invert_writes_the_round_trip_and_prints_its_psnr(model_dir, photo, tmp_path, capsys):
+    out = tmp_path / "inv.gif"
+    assert main(["invert", str(photo), "--model", str(model_dir), "--steps", "6", "--out", str(out), "--scale", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "η = 0" in printed and "PSNR" in printed
+    float(printed.split("PSNR ")[1].split()[0])
+    with Image.open(out) as gif:
+        assert gif.n_frames >= 11  # up 6 steps, down 6 (identical held frames merge)
