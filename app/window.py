@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from app.panels.compare import ComparePanel
 from app.panels.forward import ForwardPanel
+from app.panels.invert import InvertPanel
 from app.panels.reverse import ReversePanel
 from app.state import ViewState
 from app.views.export_dialog import ExportDialog
@@ -66,6 +67,9 @@ class MainWindow(QMainWindow):
         self.right_tabs = QTabWidget()
         self.right_tabs.addTab(self.reverse, "Reverse chain")
         self.right_tabs.addTab(self.compare, "Compare runs")
+        self.invert = InvertPanel(self.state)
+        self.invert.message.connect(self.show_message)
+        self.right_tabs.addTab(self.invert, "DDIM inversion")
         self.plots = SchedulePlots()
         self.plots.t_requested.connect(self.state.set_t)
         self.run_plots = RunPlots()
@@ -559,6 +563,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.reverse.shutdown()
         self.compare.shutdown()
+        self.invert.shutdown()
         self.bound_worker.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
         for key, splitter in self._splitters().items():

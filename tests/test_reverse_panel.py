@@ -237,3 +237,15 @@ def test_compare_runs_of_identical_settings_are_identical(window, qtbot):
     last = panel.ticks()[-1]
     for frame in last[1:]:
         torch.testing.assert_close(frame.x_t, last[0].x_t)
+
+
+def test_invert_takes_the_image_to_x_T_and_back_with_its_psnr(window, qtbot):
+    panel = window.invert
+    panel.steps.setValue(10)
+    with qtbot.waitSignal(panel.worker.finished, timeout=30000):
+        panel.start()
+    qtbot.waitUntil(lambda: "PSNR" in panel.result.text(), timeout=5000)
+    frames = panel.items.snapshot()
+    assert [f.phase for f in frames].count("invert") == 10 and frames[-1].psnr is not None
+    assert f"{frames[-1].psnr:.2f}" in panel.result.text()
+    assert "η = 0" in panel.findChildren(type(panel.result))[-1].text()
