@@ -265,7 +265,9 @@ def test_vlb_writes_every_term_and_they_sum_to_the_bound(model_dir, photo, tmp_p
 
 def test_vlb_of_a_model_that_takes_no_pictures_is_one_message(tmp_path, photo, capsys):
     torch.manual_seed(0)
-    net = UNet(UNetConfig(in_channels=4, base_channels=8, channel_mults=(1,), attention_resolutions=(), groups=4, image_size=8))
+    net = UNet(
+        UNetConfig(in_channels=4, base_channels=8, channel_mults=(1,), attention_resolutions=(), groups=4, image_size=8)
+    )
     folder = save_model(tmp_path / "latent", net, NoiseSchedule.linear(20), "eps")
     assert main(["vlb", str(photo), "--model", str(folder), "--out", str(tmp_path / "t.csv")]) == 2
     err = capsys.readouterr().err
@@ -285,7 +287,9 @@ def test_export_compare_writes_one_gif_of_labelled_columns(model_dir, photo, tmp
 
 def test_invert_writes_the_round_trip_and_prints_its_psnr(model_dir, photo, tmp_path, capsys):
     out = tmp_path / "inv.gif"
-    assert main(["invert", str(photo), "--model", str(model_dir), "--steps", "6", "--out", str(out), "--scale", "2"]) == 0
+    assert (
+        main(["invert", str(photo), "--model", str(model_dir), "--steps", "6", "--out", str(out), "--scale", "2"]) == 0
+    )
     printed = capsys.readouterr().out
     assert "η = 0" in printed and "PSNR" in printed
     float(printed.split("PSNR ")[1].split()[0])
