@@ -391,6 +391,7 @@ class MainWindow(QMainWindow):
             self.run_plots.bound_pending("bound per t: not available")
             self.show_message(str(exc))
             return None
+        self.run_plots.T = model.schedule.T
         self.run_plots.bound_pending("bound per t: computing…")
 
         def job(handle):

@@ -96,6 +96,7 @@ class ComparePanel(QWidget):
         self._job = 0
         self.titles: list[str] = []
         self.runs: list[CompareRun] = []
+        self.short_titles: list[str] = []  # without the model's name when all runs share one
         self.player = Player(self._show, self)
         self.player.busy = lambda: self.worker.busy
 
@@ -205,6 +206,8 @@ class ComparePanel(QWidget):
             runs = [CompareRun(self._resolve(key), config) for config, key in configs]
             self.runs = runs
             self.titles = [r.title() for r in runs]
+            one_model = len({id(r.model) for r in runs}) == 1
+            self.short_titles = [t.rsplit(" (", 1)[0] if one_model else t for t in self.titles]
             items.total = total_ticks(runs, fraction)
             for tick in compare_chains(runs, image, fraction, seed=seed):
                 items.append(tick)
@@ -213,9 +216,10 @@ class ComparePanel(QWidget):
             return True
 
         self.items = items
-        for v, name in zip(self.views, names + [""] * MAX_RUNS, strict=False):
+        for i, v in enumerate(self.views):
             v.set_image(None)
-            v.set_caption(name)
+            v.set_caption(names[i] if i < len(names) else "")
+            v.setVisible(i < len(names))  # as many columns as runs: two runs get bigger pictures
         self._job = self.worker.submit(job)
         self.player.start(items, lambda: self.worker.busy)
         self.status.setText("computing… (the runs advance by fraction of their own run)")
@@ -230,9 +234,9 @@ class ComparePanel(QWidget):
                 continue
             frame = tick[i]
             view.set_image(tensor_to_images(frame.x_t if what == "xt" or frame.final else frame.x0_hat))
-            title = self.titles[i] if i < len(self.titles) else ""
-            where = "final" if frame.final else f"t = {frame.t}, step {frame.n}/{frame.num_steps}"
-            view.set_caption(f"{title}: {where}")
+            where = "final" if frame.final else f"t={frame.t}"
+            view.set_caption(f"{self.short_titles[i] if i < len(self.short_titles) else ''} · {where}")
+            view.setToolTip(self.titles[i] if i < len(self.titles) else "")
 
     def _finished(self, job_id: int, result) -> None:
         if job_id == self._job:

@@ -61,6 +61,7 @@ class RunPlots(QWidget):
         layout.addWidget(self.error_plot)
         layout.addWidget(self.vlb_plot)
         self.record: RunRecord | None = None
+        self.T = 1000  # the model's, for empty plots' axes
         self._drawn = (-1, -1)
         self._last_refresh = 0.0
 
@@ -69,7 +70,7 @@ class RunPlots(QWidget):
     def set_record(self, record: RunRecord) -> None:
         self.record = record
         self._drawn = (-1, -1)
-        T = record.spec.model.schedule.T
+        self.T = T = record.spec.model.schedule.T
         self.error_plot.setXRange(0, T, padding=0.02)
         for curve in (self.eps_curve, self.x0_curve):
             curve.setData([], [])
@@ -107,6 +108,7 @@ class RunPlots(QWidget):
         """A new bound is being computed: the old curve goes (it is stale), the title says how far."""
         self.vlb_curve.setData([], [])
         self.vlb_plot.setTitle(text, size="9pt")
+        self.vlb_plot.setXRange(0, self.T, padding=0.02)
 
     def show_bound(self, terms: np.ndarray, prior: float) -> None:
         """Draw L_0 … L_{T−1} at the paper's t = 1 … T (L_{t−1} is drawn at t) and L_T in the title."""

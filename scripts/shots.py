@@ -1,0 +1,129 @@
+"""Screenshots of the real window in set-up states, for the README and for looking at as a newcomer.
+
+Run under a virtual X screen (real widgets, the default window size):
+    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/shots.py OUT_DIR [NAME ...]
+Names: reverse, compare, ideal, inversion, playground (default: all). Each state is set through the
+window's own widgets, then the window is grabbed as drawn.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from assets import SAMPLE_IMAGE  # noqa: E402
+from core.imaging.images import load_image  # noqa: E402
+from core.models.checkpoint import BUNDLED_MODEL, load_model  # noqa: E402
+
+
+def wait(app, seconds: float, until=None) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        if until is not None and until():
+            return
+        time.sleep(0.01)
+
+
+def make_window(app):
+    from app.window import DEFAULT_SIZE, MainWindow
+
+    settings = QSettings(str(Path(tempfile.mkdtemp()) / "s.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(settings)
+    w.set_model(load_model(BUNDLED_MODEL))
+    w.state.set_image(load_image(SAMPLE_IMAGE), "sample.png")
+    w.state.set_t(w.state.T * 2 // 5)
+    w.resize(*DEFAULT_SIZE)
+    w.show()
+    wait(app, 1.5)
+    return w
+
+
+def shot_reverse(app, w):
+    r = w.reverse
+    r.view.setCurrentIndex(r.view.findData("eps"))
+    r.start()
+    wait(app, 4.5)
+    r.toggle_play()  # pause mid-way
+    wait(app, 3.0, until=lambda: not r.worker.busy)
+    wait(app, 0.5)
+
+
+def shot_compare(app, w):
+    w.right_tabs.setCurrentWidget(w.compare)
+    w.compare.start()
+    wait(app, 4.0)
+    w.compare.player.toggle()
+    wait(app, 0.5)
+
+
+def shot_ideal(app, w):
+    w.right_tabs.setCurrentWidget(w.compare)
+    rows = w.compare.rows
+    for row in rows[2:]:
+        row.enabled.setChecked(False)
+    for row, model_key in zip(rows[:2], ("model", "ideal-training"), strict=True):
+        row.sampler.setCurrentIndex(row.sampler.findData("ddim"))
+        row.steps.setValue(50)
+        row.model.setCurrentIndex(row.model.findData(model_key))
+    w.compare.seed.setValue(3)
+    w.compare.start()
+    wait(app, 60, until=lambda: not w.compare.worker.busy)
+    w.compare.show_what.setCurrentIndex(w.compare.show_what.findData("x0"))
+    w.compare.player.playback.pause()
+    w.compare.player.seek(len(w.compare.ticks()) * 3 // 5)
+    wait(app, 0.5)
+
+
+def shot_inversion(app, w):
+    w.right_tabs.setCurrentWidget(w.invert)
+    w.invert.start()
+    wait(app, 60, until=lambda: not w.invert.worker.busy)
+    w.invert.player.playback.pause()
+    w.invert.player.seek(w.invert.steps.value() - 1)  # x_T
+    wait(app, 0.5)
+
+
+def shot_playground(app, w):
+    w.tabs.setCurrentWidget(w.playground)
+    w.playground.train()
+    wait(app, 60, until=lambda: not w.playground.trainer.busy)
+    w.playground.sample()
+    wait(app, 3.0)
+    w.playground.player.toggle()
+    wait(app, 0.5)
+
+
+SHOTS = {
+    "reverse": shot_reverse,
+    "compare": shot_compare,
+    "ideal": shot_ideal,
+    "inversion": shot_inversion,
+    "playground": shot_playground,
+}
+
+
+def main() -> None:
+    out = Path(sys.argv[1])
+    names = sys.argv[2:] or list(SHOTS)
+    out.mkdir(parents=True, exist_ok=True)
+    app = QApplication.instance() or QApplication([])
+    for name in names:
+        w = make_window(app)
+        SHOTS[name](app, w)
+        path = out / f"{name}.png"
+        w.grab().save(str(path))
+        print(f"wrote {path}", flush=True)
+        w.close()
+        wait(app, 0.3)
+
+
+if __name__ == "__main__":
+    main()
