@@ -249,6 +249,7 @@ def _run_export(args) -> int:
     from core.imaging.export import check_target, write_gif
     from core.imaging.images import fit_long_side, load_image
     from core.imaging.pictures import default_stride, forward_pictures, reverse_pictures
+    from core.diffusion.schedules import index_from_paper_t
     from core.runs.record import RunRecord, record_run
     from core.runs.spec import RunSpec
 
@@ -289,7 +290,7 @@ def _run_export(args) -> int:
             raise DiffusionVizError(f"--strength must lie in 1..{T} (the model's T), got {strength}")
         config = _sampler_config(args)
         print(f"model: {model.name}; {config.sampler} from t = {strength} of {T}", flush=True)
-        record = RunRecord(RunSpec(model, config, image, strength - 1))
+        record = RunRecord(RunSpec(model, config, image, index_from_paper_t(strength)))
         record_run(record)
         frames = record.frames.snapshot()
         scale = args.scale or max(1, 256 // model.image_size)

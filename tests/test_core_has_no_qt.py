@@ -50,3 +50,21 @@ def test_app_state_imports_no_widgets():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_image_models_and_point_models_meet_one_protocol():
+    import torch
+
+    from core.diffusion.schedules import NoiseSchedule
+    from core.models.checkpoint import LoadedModel
+    from core.models.protocol import Denoiser
+
+    class Points:  # a 2-D model knows nothing of images
+        schedule, prediction = NoiseSchedule.cosine(10), "eps"
+
+        def __call__(self, x, t):
+            return torch.zeros_like(x)
+
+    image_model = LoadedModel(torch.nn.Identity(), NoiseSchedule.cosine(10), "eps", 8, 3, torch.device("cpu"), "m")
+    assert isinstance(Points(), Denoiser) and isinstance(image_model, Denoiser)
+    assert not isinstance(object(), Denoiser)

@@ -32,7 +32,7 @@ from app.views.imageview import ImageView
 from app.views.timeline import Timeline
 from app.workers.inference import Worker
 from core.diffusion.samplers import SamplerConfig
-from core.diffusion.schedules import index_from_paper_t, matching_index
+from core.diffusion.schedules import index_from_paper_t, matching_index, paper_t_from_index
 from core.imaging.scaling import tensor_to_images
 from core.runs import views
 from core.runs.chain import Frame, prepare_start
@@ -260,7 +260,7 @@ class ReversePanel(QWidget):
         spec = self.spec()
         x, x0 = prepare_start(spec, torch.Generator().manual_seed(spec.config.seed))
         self.view_xt.set_image(tensor_to_images(x[0]))
-        self.view_xt.set_caption(f"x_t at t = {spec.start_index + 1}: the start (press Play)")
+        self.view_xt.set_caption(f"x_t at t = {paper_t_from_index(spec.start_index)}: the start (press Play)")
         self.view_pred.set_image(None)
         self.view_pred.set_caption("the prediction appears with the first step")
         self.view_truth.set_image(None if x0 is None else tensor_to_images(x0[0]))

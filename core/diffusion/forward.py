@@ -72,7 +72,7 @@ class ForwardPictures:
 
 
 class IterativeChain:
-    """x_t built by iterating q(x_t | x_{t−1}) (Eq. 2) from x_0, with fresh noise at every step.
+    """x_t built by iterating q(x_t | x_{t−1}) (Eq. 2, :func:`q_step`) from x_0, with fresh noise at every step.
 
     The noise of step t is fixed by ``(seed, t)``, so the chain is a deterministic function of t
     and scrubbing back and forth shows the same images. States are cached every ``every`` steps,
@@ -81,19 +81,19 @@ class IterativeChain:
 
     def __init__(self, schedule: NoiseSchedule, x0: np.ndarray, seed: int, every: int = 25) -> None:
         self.schedule, self.seed, self.every = schedule, seed, every
-        self._x0 = x0.astype(np.float32, copy=False)
-        self._cache: dict[int, np.ndarray] = {-1: self._x0}
+        self._x0 = torch.from_numpy(np.asarray(x0, dtype=np.float32).copy())
+        self._cache: dict[int, torch.Tensor] = {-1: self._x0}
 
-    def noise(self, t: int) -> np.ndarray:
-        return np.random.default_rng([self.seed, t]).standard_normal(self._x0.shape, dtype=np.float32)
+    def noise(self, t: int) -> torch.Tensor:
+        rng = np.random.default_rng([self.seed, t])
+        return torch.from_numpy(rng.standard_normal(tuple(self._x0.shape), dtype=np.float32))
 
     def at(self, t: int) -> np.ndarray:
         """x at array index t (−1 is x_0)."""
         start = max(k for k in self._cache if k <= t)
-        x = self._cache[start].copy()
+        x = self._cache[start]
         for step in range(start + 1, t + 1):
-            x *= np.float32(self.schedule.sqrt_alphas[step])
-            x += np.float32(self.schedule.sqrt_betas[step]) * self.noise(step)
+            x = q_step(self.schedule, x, step, self.noise(step))
             if step % self.every == 0:
-                self._cache[step] = x.copy()
-        return x
+                self._cache[step] = x
+        return x.numpy()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.diffusion.samplers import SamplerConfig, ddim_timesteps
+from core.diffusion.schedules import paper_t_from_index
 from core.models.checkpoint import LoadedModel
 
 
@@ -56,7 +57,7 @@ def explain_start(model: LoadedModel | None, from_noise: bool, has_image: bool, 
         return "Open a model to run its reverse chain."
     size = f"{model.image_size}×{model.image_size}"
     if from_noise or not has_image:
-        return f"Starts from pure noise x_T ~ N(0, I) at the model's {size}, t = {model.schedule.T}."
+        return f"Starts from pure noise x_T ~ N(0, I) at the model's {size}, t = T = {model.schedule.T}."
     if start_index is None or start_index < 0:
         return (
             "The forward panel is at t = 0: move its slider to choose how much noise to add before "
@@ -64,5 +65,5 @@ def explain_start(model: LoadedModel | None, from_noise: bool, has_image: bool, 
         )
     return (
         f"Your image is centre-cropped to {size} (the model's resolution), noised by q to "
-        f"t = {start_index + 1} of the model's schedule (T = {model.schedule.T}) and denoised from there."
+        f"t = {paper_t_from_index(start_index)} of the model's schedule (T = {model.schedule.T}) and denoised from there."
     )

@@ -238,7 +238,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
             idx = torch.randint(0, len(images), (per_rank_batch,), generator=gen)
         else:
             idx = torch.multinomial(weights, per_rank_batch, replacement=True, generator=gen)
-        x0 = images[idx.to(device)].float().div_(127.5).sub_(1.0)
+        x0 = images[idx.to(device)].float().div_(127.5).sub_(1.0)  # images_to_tensor's scaling, on the device
         if cfg.hflip:
             flip = (torch.rand(per_rank_batch, generator=gen) < 0.5).to(device)
             x0 = torch.where(flip[:, None, None, None], x0.flip(-1), x0)
