@@ -245,11 +245,10 @@ def _run_evaluate(args) -> int:
 
 
 def _run_export(args) -> int:
-    from core.diffusion.schedules import NoiseSchedule
+    from core.diffusion.schedules import NoiseSchedule, index_from_paper_t
     from core.imaging.export import check_target, write_gif
     from core.imaging.images import fit_long_side, load_image
     from core.imaging.pictures import default_stride, forward_pictures, reverse_pictures
-    from core.diffusion.schedules import index_from_paper_t
     from core.runs.record import RunRecord, record_run
     from core.runs.spec import RunSpec
 
