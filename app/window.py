@@ -388,11 +388,11 @@ class MainWindow(QMainWindow):
         try:
             x0 = model_x0(model, image)
         except DiffusionVizError as exc:
-            self.run_plots.bound_pending("bound per t: not available")
+            self.run_plots.bound_pending("L_t: not available")
             self.show_message(str(exc))
             return None
         self.run_plots.T = model.schedule.T
-        self.run_plots.bound_pending("bound per t: computing…")
+        self.run_plots.bound_pending("L_t: computing…")
 
         def job(handle):
             return bound_per_t(model, x0, progress=handle.report)
@@ -402,7 +402,7 @@ class MainWindow(QMainWindow):
 
     def _bound_progress(self, job_id: int, done: int, total: int) -> None:
         if job_id == self._bound_job:
-            self.run_plots.bound_pending(f"bound per t: computing… {100 * done // max(total, 1)} %")
+            self.run_plots.bound_pending(f"L_t: computing… {100 * done // max(total, 1)} %")
 
     def _bound_finished(self, job_id: int, result) -> None:
         if job_id == self._bound_job and result is not None:
@@ -411,7 +411,7 @@ class MainWindow(QMainWindow):
 
     def _bound_failed(self, job_id: int, message: str) -> None:
         if job_id == self._bound_job:
-            self.run_plots.bound_pending("bound per t: failed")
+            self.run_plots.bound_pending("L_t: failed")
             self.show_message(message)
 
     # -- schedule ------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ class RunPlots(QWidget):
         super().__init__(parent)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.error_plot = _plot("prediction error (press Play)")
+        self.error_plot = _plot("error (press Play)")
         self.error_plot.setXRange(0, 1000, padding=0.02)
         self.error_plot.setYRange(0, 1, padding=0.02)
         self.error_plot.addLegend(offset=(-4, 4), labelTextSize="8pt")
@@ -48,7 +48,7 @@ class RunPlots(QWidget):
         )
         self.run_cursor = pg.InfiniteLine(pos=0, angle=90, movable=False, pen=pg.mkPen(RED, width=2))
         self.error_plot.addItem(self.run_cursor)
-        self.vlb_plot = _plot("bound per t: L_t (bits/dim)")
+        self.vlb_plot = _plot("L_t (bits/dim)")
         self.vlb_plot.setLogMode(x=False, y=True)
         self.vlb_curve = self.vlb_plot.plot(pen=pg.mkPen(BLUE, width=2))
         self.vlb_plot.setToolTip(
@@ -75,7 +75,7 @@ class RunPlots(QWidget):
         for curve in (self.eps_curve, self.x0_curve):
             curve.setData([], [])
         self.error_plot.setTitle(
-            "prediction error vs the truth" if record.x0 is not None else "RMS(x̂₀(t) − final sample)", size="9pt"
+            "error vs the truth" if record.x0 is not None else "x̂₀(t) vs the final sample", size="9pt"
         )
         self.refresh()
 
@@ -117,7 +117,7 @@ class RunPlots(QWidget):
         self.vlb_curve.setData(t[keep], terms[keep])
         self.vlb_plot.setXRange(0, len(terms), padding=0.02)
         total = float(terms.sum() + prior)
-        self.vlb_plot.setTitle(f"L_t per t: total {total:.3f} bits/dim", size="9pt")
+        self.vlb_plot.setTitle(f"L_t: total {total:.3f} bits/dim", size="9pt")
         self.vlb_plot.setToolTip(self.vlb_plot.toolTip().split("\n\n")[0] + f"\n\nL_T = {prior:.2e} bits/dim.")
 
     def set_t(self, t: int) -> None:
