@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from app.panels.compare import ComparePanel
 from app.panels.forward import ForwardPanel
 from app.panels.invert import InvertPanel
+from app.panels.playground import PlaygroundPanel
 from app.panels.reverse import ReversePanel
 from app.state import ViewState
 from app.views.export_dialog import ExportDialog
@@ -130,10 +131,16 @@ class MainWindow(QMainWindow):
         split.addWidget(bottom)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 1)
+        self.playground = PlaygroundPanel(self.state)
+        self.playground.message.connect(self.show_message)
+        self.playground.export_button.clicked.connect(self.export_playground_dialog)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(split, "Images: forward and reverse")
+        self.tabs.addTab(self.playground, "2-D playground: scores, SDE vs ODE, Langevin")
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(split, 1)
+        layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
         self.banner.setParent(central)
         self.banner.installEventFilter(self)  # a click dismisses it
@@ -170,6 +177,7 @@ class MainWindow(QMainWindow):
         self._action(export, "Reverse run as PNG frames…", lambda: self.export_dialog(reverse=True, pngs=True))
         self._action(export, "&Forward scrub as GIF…", lambda: self.export_dialog(reverse=False, pngs=False))
         self._action(export, "&Comparison as GIF…", self.export_comparison_dialog)
+        self._action(export, "2-D &playground run as GIF…", self.export_playground_dialog)
         self._action(export, "Forward scrub as PNG frames…", lambda: self.export_dialog(reverse=False, pngs=True))
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&Guide: what each view shows", lambda: self._page("Guide", GUIDE), "F1")
@@ -497,14 +505,16 @@ class MainWindow(QMainWindow):
         self, target: str | Path, fps: float = 20, stride: int = 1, scale: int = 4, label: bool = True
     ) -> bool:
         """Write the comparison as one GIF of titled columns; on failure say why."""
-        try:
-            pictures = self.compare.export_pictures(stride, scale, label)
-            write_gif(pictures, target, fps)
-        except DiffusionVizError as exc:
-            self.show_message(str(exc))
-            return False
-        self.show_message(f"Exported {len(pictures)} frames to {target}", error=False)
-        return True
+        return self._write(lambda: self.compare.export_pictures(stride, scale, label), target, False, fps)
+
+    def export_playground_dialog(self) -> None:
+        target, _ = QFileDialog.getSaveFileName(self, "Save GIF", str(Path.home() / "playground.gif"), "GIF (*.gif)")
+        if target:
+            self.export_playground(target)
+
+    def export_playground(self, target: str | Path, fps: float = 20) -> bool:
+        """The playground's reverse run as a GIF (about 60 frames, a few trajectories); on failure say why."""
+        return self._write(self.playground.export_frames, target, False, fps)
 
     def export(
         self,
@@ -519,10 +529,11 @@ class MainWindow(QMainWindow):
         label: bool = True,
     ) -> bool:
         """Write the reverse run or the forward scrub; on failure say why (no partial file is left)."""
-        try:
-            if reverse:
-                record = self.reverse.record
-                pictures = reverse_pictures(
+        if reverse:
+            record = self.reverse.record
+
+            def pictures():
+                return reverse_pictures(
                     record.frames.snapshot(),
                     record.spec.model.schedule,
                     content=content,
@@ -532,10 +543,17 @@ class MainWindow(QMainWindow):
                     scale=scale,
                     label=label,
                 )
-            else:
-                pictures = forward_pictures(
-                    self.state.schedule, self.state.working, self.state.seed, stride, scale, label
-                )
+        else:
+
+            def pictures():
+                return forward_pictures(self.state.schedule, self.state.working, self.state.seed, stride, scale, label)
+
+        return self._write(pictures, target, pngs, fps)
+
+    def _write(self, make_pictures, target: str | Path, pngs: bool, fps: float) -> bool:
+        """Every export's last step: compose, write as GIF or PNG frames, say what happened."""
+        try:
+            pictures = make_pictures()
             if pngs:
                 write_pngs(pictures, target)
             else:
@@ -565,6 +583,7 @@ class MainWindow(QMainWindow):
         self.reverse.shutdown()
         self.compare.shutdown()
         self.invert.shutdown()
+        self.playground.shutdown()
         self.bound_worker.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
         for key, splitter in self._splitters().items():

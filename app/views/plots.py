@@ -20,6 +20,19 @@ CURVES = (
 )
 
 
+def small_plot(title: str, log_y: bool = False) -> pg.PlotWidget:
+    """A plot of the plots row: titled, t along the bottom, no mouse zoom (its cursor is the mouse's job)."""
+    plot = pg.PlotWidget()
+    plot.setTitle(title, size="9pt")
+    plot.setLabel("bottom", "t")
+    plot.setMinimumHeight(130)
+    plot.setMouseEnabled(x=False, y=False)
+    plot.hideButtons()
+    plot.showGrid(x=True, y=True, alpha=0.2)
+    plot.setLogMode(x=False, y=log_y)
+    return plot
+
+
 class SchedulePlots(QWidget):
     """Four small plots that follow a :class:`~app.state.ViewState`.
 
@@ -37,14 +50,7 @@ class SchedulePlots(QWidget):
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.cursors: dict[str, pg.InfiniteLine] = {}
         for i, (name, title, log_y) in enumerate(CURVES):
-            plot = pg.PlotWidget()
-            plot.setTitle(title, size="9pt")
-            plot.setLabel("bottom", "t")
-            plot.setMinimumHeight(130)
-            plot.setMouseEnabled(x=False, y=False)
-            plot.hideButtons()
-            plot.showGrid(x=True, y=True, alpha=0.2)
-            plot.setLogMode(x=False, y=log_y)
+            plot = small_plot(title, log_y)
             curve = plot.plot(pen=pg.mkPen((31, 119, 180), width=2))
             cursor = pg.InfiniteLine(
                 pos=0,

@@ -9,22 +9,12 @@ import pyqtgraph as pg
 from PySide6.QtCore import QSignalBlocker
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
+from app.views.plots import small_plot
 from core.runs.chain import Frame
 from core.runs.record import RunRecord
 
 BLUE, ORANGE, RED = (31, 119, 180), (255, 127, 14), (214, 39, 40)
 CURVE_REFRESH_S = 0.1  # the curves grow at most 10 times a second; the cursor follows every frame
-
-
-def _plot(title: str) -> pg.PlotWidget:
-    plot = pg.PlotWidget()
-    plot.setTitle(title, size="9pt")
-    plot.setLabel("bottom", "t")
-    plot.setMinimumHeight(130)
-    plot.setMouseEnabled(x=False, y=False)
-    plot.hideButtons()
-    plot.showGrid(x=True, y=True, alpha=0.2)
-    return plot
 
 
 class RunPlots(QWidget):
@@ -34,7 +24,7 @@ class RunPlots(QWidget):
         super().__init__(parent)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.error_plot = _plot("error (press Play)")
+        self.error_plot = small_plot("error (press Play)")
         self.error_plot.setXRange(0, 1000, padding=0.02)
         self.error_plot.setYRange(0, 1, padding=0.02)
         self.error_plot.addLegend(offset=(-4, 4), labelTextSize="8pt")
@@ -48,8 +38,7 @@ class RunPlots(QWidget):
         )
         self.run_cursor = pg.InfiniteLine(pos=0, angle=90, movable=False, pen=pg.mkPen(RED, width=2))
         self.error_plot.addItem(self.run_cursor)
-        self.vlb_plot = _plot("L_t (bits/dim)")
-        self.vlb_plot.setLogMode(x=False, y=True)
+        self.vlb_plot = small_plot("L_t (bits/dim)", log_y=True)
         self.vlb_curve = self.vlb_plot.plot(pen=pg.mkPen(BLUE, width=2))
         self.vlb_plot.setToolTip(
             "The variational bound's terms for the forward panel's image at the model's resolution:\n"
