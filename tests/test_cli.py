@@ -295,3 +295,15 @@ def test_invert_writes_the_round_trip_and_prints_its_psnr(model_dir, photo, tmp_
     float(printed.split("PSNR ")[1].split()[0])
     with Image.open(out) as gif:
         assert gif.n_frames >= 11  # up 6 steps, down 6 (identical held frames merge)
+
+
+def test_playground_trains_samples_writes_a_gif_and_prints_both_distances(tmp_path, capsys):
+    out = tmp_path / "run.gif"
+    assert main(["playground", "--data", "moons", "--sampler", "ddim", "--steps", "20", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    samples = float(printed.split("samples to data: ")[1].split(";")[0])
+    floor = float(printed.split("draws of the data: ")[1].split(";")[0])
+    assert samples < 0.3 and floor < 0.3  # an untrained model lands hundreds of units away (tests/test_toy2d.py)
+    with Image.open(out) as gif:
+        assert gif.n_frames >= 10
+    assert main(["playground", "--data", "nonsense", "--out", str(out)]) == 2

@@ -1,0 +1,306 @@
+"""The 2-D playground's maths (#12): exact mixture scores, samplers on points, data from pictures, Langevin."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from core.errors import DataError, DiffusionVizError
+from core.imaging.export import write_gif
+from core.toy2d import (
+    DATASETS,
+    DEFAULT_TRAIN,
+    GaussianMixture,
+    TrainSettings,
+    check_drawn_points,
+    default_mixture,
+    field_on_grid,
+    make_dataset,
+    normalise_points,
+    playground_run,
+    points_from_image,
+    render_points_gif_frames,
+    sample_toy,
+    sliced_wasserstein,
+    train_toy,
+)
+
+SCHEDULE = DEFAULT_TRAIN.make_schedule()
+T = SCHEDULE.T
+
+
+def nearest_mean_weights(points: np.ndarray, mixture: GaussianMixture) -> torch.Tensor:
+    """Fraction of the points nearest to each component's mean."""
+    nearest = torch.cdist(torch.from_numpy(points.astype(np.float64)), mixture.means).argmin(1)
+    return torch.bincount(nearest, minlength=len(mixture.means)).double() / len(points)
+
+
+# -- the exact mixture score ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("t", [-1, 0, T // 2, T - 1])
+def test_mixture_score_is_the_gradient_of_its_log_density(t, gen):
+    mixture = default_mixture()
+    x = (1.5 * torch.randn(64, 2, generator=gen, dtype=torch.float64)).requires_grad_()
+    (grad,) = torch.autograd.grad(mixture.log_prob(x, t, SCHEDULE).sum(), x)
+    torch.testing.assert_close(mixture.score(x.detach(), t, SCHEDULE), grad, rtol=1e-10, atol=1e-12)
+
+
+def test_mixture_score_takes_one_t_per_point(gen):
+    mixture = default_mixture()
+    x = (1.5 * torch.randn(40, 2, generator=gen, dtype=torch.float64)).requires_grad_()
+    t = torch.tensor([-1, 0, 7, T // 2, T - 1] * 8)
+    (grad,) = torch.autograd.grad(mixture.log_prob(x, t, SCHEDULE).sum(), x)
+    torch.testing.assert_close(mixture.score(x.detach(), t, SCHEDULE), grad, rtol=1e-10, atol=1e-12)
+    # Each row agrees with the same point scored at its own t alone.
+    for i in (0, 1, 3, 4):
+        alone = mixture.score(x.detach()[i : i + 1], int(t[i]), SCHEDULE)
+        torch.testing.assert_close(mixture.score(x.detach(), t, SCHEDULE)[i : i + 1], alone)
+
+
+def test_mixture_log_density_is_the_data_pushed_through_q(gen):
+    """q_t(x) = E_{x_0 ~ mixture} N(x; √ᾱ_t x_0, (1 − ᾱ_t) I), estimated by Monte Carlo, matches the closed form."""
+    mixture = default_mixture()
+    t = 40
+    abar = float(SCHEDULE.alphas_cumprod[t])
+    x0 = mixture.sample(200_000, gen).double()
+    x = torch.tensor([[0.0, 0.0], [-1.0, -0.7], [0.5, 1.0], [1.5, -1.5]], dtype=torch.float64)
+    sq = ((x[:, None] - math.sqrt(abar) * x0[None]) ** 2).sum(-1)
+    monte_carlo = (torch.exp(-sq / (2 * (1 - abar))) / (2 * math.pi * (1 - abar))).mean(1)
+    torch.testing.assert_close(mixture.log_prob(x, t, SCHEDULE).exp(), monte_carlo, rtol=0.03, atol=0.0)
+
+
+def test_mixture_eps_model_is_the_scaled_score(gen):
+    mixture = default_mixture()
+    x = torch.randn(16, 2, generator=gen)
+    t = torch.full((16,), 30)
+    expected = -float(SCHEDULE.sqrt_one_minus_alphas_cumprod[30]) * mixture.score(x, t, SCHEDULE)
+    torch.testing.assert_close(mixture.eps_model(SCHEDULE)(x, t), expected)
+
+
+def test_ddpm_with_the_exact_score_recovers_the_mixture_weights():
+    """Weights (0.2, 0.3, 0.5), 4000 samples: each within ±0.05 (the sampling error alone is ≈ 0.008)."""
+    mixture = default_mixture()
+    frames = list(
+        sample_toy(mixture.eps_model(SCHEDULE), SCHEDULE, "ddpm", 4000, None, torch.Generator().manual_seed(0))
+    )
+    assert len(frames) == T + 1
+    assert [f.t for f in frames[:2]] == [T, T - 1] and frames[-1].t == 0
+    weights = nearest_mean_weights(frames[-1].points, mixture)
+    assert (weights - torch.tensor([0.2, 0.3, 0.5], dtype=torch.float64)).abs().max() <= 0.05, weights
+    # The blobs sit where they should (x̂_0 is not clipped to the images' [−1, 1]; the means lie at ±1.2).
+    points = torch.from_numpy(frames[-1].points.astype(np.float64))
+    nearest = torch.cdist(points, mixture.means).argmin(1)
+    centres = torch.stack([points[nearest == k].mean(0) for k in range(3)])
+    assert (centres - mixture.means).abs().max() < 0.05, centres
+
+
+def test_every_parameterisation_of_the_exact_model_samples_the_same_points(gen):
+    """An ε-, x_0- or v-model that encodes the same exact score gives the same DDIM run and the same field."""
+    mixture = default_mixture()
+    eps_model = mixture.eps_model(SCHEDULE)
+    a = SCHEDULE.sqrt_alphas_cumprod.float()
+    b = SCHEDULE.sqrt_one_minus_alphas_cumprod.float()
+
+    def x0_model(x, t):
+        return (x - b[t, None] * eps_model(x, t)) / a[t, None]
+
+    def v_model(x, t):
+        return a[t, None] * eps_model(x, t) - b[t, None] * x0_model(x, t)
+
+    x_start = torch.randn(500, 2, generator=gen)
+    runs = {
+        name: list(sample_toy(model, SCHEDULE, "ddim", 500, 20, None, name, x_start=x_start))
+        for name, model in (("eps", eps_model), ("x0", x0_model), ("v", v_model))
+    }
+    for name in ("x0", "v"):
+        np.testing.assert_allclose(runs[name][-1].points, runs["eps"][-1].points, atol=1e-3)
+        np.testing.assert_allclose(runs[name][5].score, runs["eps"][5].score, rtol=1e-3, atol=1e-3)
+
+
+# -- training --------------------------------------------------------------------------------------------------
+
+
+def test_a_trained_model_samples_far_closer_to_the_data_than_an_untrained_one():
+    gen = torch.Generator().manual_seed(0)
+    data = make_dataset("moons", 5000, gen)
+    model, losses = train_toy(data, SCHEDULE, "eps", steps=600, batch_size=256, lr=5e-3, generator=gen)
+    untrained = DEFAULT_TRAIN.make_model("eps", gen).eval()
+    reference = make_dataset("moons", 2000, gen)
+
+    def distance(m) -> float:
+        frames = list(sample_toy(m, SCHEDULE, "ddim", 2000, 25, gen))
+        return sliced_wasserstein(frames[-1].points, reference, generator=gen)
+
+    trained_distance, untrained_distance = distance(model), distance(untrained)
+    assert len(losses) == 600
+    assert trained_distance < 0.2, trained_distance
+    assert trained_distance < untrained_distance / 10, (trained_distance, untrained_distance)
+
+
+def test_training_stops_when_progress_says_so(gen):
+    calls = []
+
+    def progress(step, total, loss):
+        calls.append((step, total))
+        return step < 100
+
+    model, losses = train_toy(make_dataset("8gaussians", 500, gen), SCHEDULE, "v", 1000, 64, 1e-3, gen, progress)
+    assert calls == [(50, 1000), (100, 1000)]
+    assert len(losses) == 100 and model.prediction == "v" and not model.training
+
+
+def test_training_is_reproducible_from_its_generator():
+    data = make_dataset("spiral", 500, torch.Generator().manual_seed(3))
+    runs = [train_toy(data, SCHEDULE, "x0", 60, 64, 1e-3, torch.Generator().manual_seed(9))[1] for _ in range(2)]
+    assert runs[0] == runs[1]
+
+
+# -- samplers --------------------------------------------------------------------------------------------------
+
+
+def test_ddim_is_deterministic_given_x_T_and_ddpm_depends_on_its_seed(gen):
+    model = default_mixture().eps_model(SCHEDULE)
+    x_start = torch.randn(300, 2, generator=gen)
+    first, second = (list(sample_toy(model, SCHEDULE, "ddim", steps=30, x_start=x_start)) for _ in range(2))
+    assert len(first) == 31 and first[0].t == T and first[-1].t == 0
+    for a, b in zip(first, second, strict=True):
+        assert np.array_equal(a.points, b.points)
+
+    def ddpm(seed: int) -> np.ndarray:
+        run = sample_toy(model, SCHEDULE, "ddpm", generator=torch.Generator().manual_seed(seed), x_start=x_start)
+        return list(run)[-1].points
+
+    assert np.array_equal(ddpm(0), ddpm(0))
+    assert np.abs(ddpm(0) - ddpm(1)).mean() > 0.1
+
+
+def test_frames_are_read_only_float32_with_the_score_where_it_was_evaluated(gen):
+    frames = list(sample_toy(default_mixture().eps_model(SCHEDULE), SCHEDULE, "ddpm", 50, 10, gen))
+    assert len(frames) == 11 and frames[-1].score is None
+    assert frames[0].points.dtype == np.float32 and frames[0].points.shape == (50, 2)
+    with pytest.raises(ValueError):
+        frames[0].points[0, 0] = 1.0
+
+
+def test_annealed_langevin_with_the_exact_score_recovers_the_mixture_weights():
+    mixture = default_mixture()
+    gen = torch.Generator().manual_seed(0)
+    frames = list(sample_toy(mixture.eps_model(SCHEDULE), SCHEDULE, "langevin", 4000, 20, gen, steps_per_level=10))
+    levels = frames[0].levels
+    assert 10 <= levels <= 20 and len(frames) == frames[0].total == levels * 10 + 2
+    assert [f.level for f in frames[:11:10]] == [1, 2] and frames[-1].t == 0
+    weights = nearest_mean_weights(frames[-1].points, mixture)
+    assert (weights - torch.tensor([0.2, 0.3, 0.5], dtype=torch.float64)).abs().max() <= 0.05, weights
+
+
+def test_a_diverging_langevin_step_size_stops_with_a_clear_error_and_no_nan_frame(gen):
+    seen = []
+    run = sample_toy(default_mixture().eps_model(SCHEDULE), SCHEDULE, "langevin", 200, 20, gen, step_size=0.5)
+    with pytest.raises(DiffusionVizError, match=r"the Langevin step size 0\.5 diverged at noise level \d+ of \d+"):
+        for frame in run:
+            seen.append(frame)
+    assert seen, "the first frame comes before any update"
+    for frame in seen:
+        assert np.isfinite(frame.points).all() and np.abs(frame.points).max() <= 1e3
+        assert frame.score is None or np.isfinite(frame.score).all()
+
+
+def test_the_field_on_the_grid_is_the_models_score():
+    mixture = default_mixture()
+    grid, vectors = field_on_grid(mixture.eps_model(SCHEDULE), SCHEDULE, 20, "eps", k=7)
+    assert grid.shape == vectors.shape == (49, 2) and grid.dtype == vectors.dtype == np.float32
+    assert grid[:, 0].min() == -2.5 and grid[:, 1].max() == 2.5 and grid[1, 0] > grid[0, 0]
+    expected = mixture.score(torch.from_numpy(grid), 20, SCHEDULE).numpy()
+    np.testing.assert_allclose(vectors, expected, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError):
+        field_on_grid(mixture.eps_model(SCHEDULE), SCHEDULE, -1)
+
+
+# -- data ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_every_data_set_is_a_reproducible_cloud_in_the_box(name):
+    points = make_dataset(name, 3000, torch.Generator().manual_seed(5))
+    assert points.shape == (3000, 2) and points.dtype == torch.float32
+    assert points.abs().max() < 2.6 and points.std(0).min() > 0.4
+    assert torch.equal(points, make_dataset(name, 3000, torch.Generator().manual_seed(5)))
+
+
+def test_an_unknown_data_set_is_refused():
+    with pytest.raises(ValueError, match="unknown data set"):
+        make_dataset("circles", 10)
+
+
+def test_a_blank_image_has_no_points():
+    with pytest.raises(DataError, match="no dark"):
+        points_from_image(np.full((32, 48, 3), 255, np.uint8), 100)
+
+
+def test_points_of_a_black_disk_lie_in_the_disk_and_fill_it(gen):
+    radius, cy, cx = 30, 40, 70
+    rows, cols = np.mgrid[:100, :150]
+    image = np.full((100, 150, 3), 255, np.uint8)
+    image[(rows - cy) ** 2 + (cols - cx) ** 2 <= radius**2] = 0
+    points = points_from_image(image, 5000, gen)
+    norms = points.norm(dim=1)
+    # The disk's bounding box is fitted to [−2, 2]²; a jittered point may stick out by under one pixel.
+    assert norms.max() <= 2.0 * (1 + 1.0 / radius)
+    assert abs(float((norms**2).mean()) - 2.0) < 0.1  # E|p|² = R²/2 for uniform points in a disk of radius 2
+
+
+def test_image_points_have_y_up_and_read_the_alpha_channel(gen):
+    image = np.full((100, 100, 3), 255, np.uint8)
+    image[:10] = 0  # a thick band at the top
+    image[99] = 0  # a thin line at the bottom
+    points = points_from_image(image, 4000, gen)
+    assert abs(float((points[:, 1] > 0).float().mean()) - 10 / 11) < 0.03
+    rgba = np.zeros((40, 40, 4), np.uint8)
+    rgba[5:15, 20:40] = (255, 255, 255, 255)  # opaque white: ink only because of the alpha channel
+    points = points_from_image(rgba, 500, gen)
+    assert points[:, 0].min() >= -2.0 and points[:, 0].max() <= 2.0 and points[:, 1].abs().max() <= 1.0 + 1e-6
+
+
+def test_too_few_drawn_points_are_refused():
+    with pytest.raises(DataError, match="draw at least 20 points"):
+        check_drawn_points(np.zeros((5, 2)))
+    with pytest.raises(DataError, match="draw at least 20 points"):
+        check_drawn_points([])
+    assert check_drawn_points(np.arange(40.0).reshape(20, 2)).shape == (20, 2)
+
+
+def test_drawn_points_are_centred_and_scaled_into_the_box():
+    points = normalise_points([[100, 10], [300, 10], [200, 60], [150, 30]])
+    assert float(points[:, 0].min()) == -2.0 and float(points[:, 0].max()) == 2.0
+    torch.testing.assert_close(points[:, 1].min() + points[:, 1].max(), torch.tensor(0.0))
+    assert float(points[2, 1] - points[0, 1]) == pytest.approx(50 * 4 / 200)
+
+
+# -- distances, the whole run, pictures ------------------------------------------------------------------------
+
+
+def test_sliced_wasserstein_of_a_shift_is_its_length_over_root_two(gen):
+    a = torch.randn(1000, 2, generator=gen)
+    assert sliced_wasserstein(a, a) == 0.0
+    assert sliced_wasserstein(a, torch.cat([a, a])) == pytest.approx(0.0, abs=1e-12)
+    # For a shift v, each projection moves by ⟨θ, v⟩; the mean of ⟨θ, v⟩² over the circle is |v|²/2.
+    shift = torch.tensor([0.3, -0.4])
+    assert sliced_wasserstein(a, a + shift, generator=gen) == pytest.approx(0.5 / math.sqrt(2), rel=1e-6)
+
+
+def test_playground_run_returns_frames_and_two_distances():
+    settings = TrainSettings(steps=300, batch_size=128)
+    frames, distance, data_distance = playground_run("8gaussians", "ddim", 10, seed=1, n=400, train=settings)
+    assert len(frames) == 11 and frames[-1].points.shape == (400, 2)
+    assert 0 < data_distance < distance < 1.0
+
+
+def test_gif_frames_are_pictures_of_the_points(tmp_path, gen):
+    frames = list(sample_toy(default_mixture().eps_model(SCHEDULE), SCHEDULE, "ddim", 300, 20, gen))
+    pictures = render_points_gif_frames(frames, size=128, max_frames=8)
+    assert len(pictures) == 8 and all(p.shape == (128, 128, 3) and p.dtype == np.uint8 for p in pictures)
+    last = pictures[-1]
+    assert (last[20:] != 255).any(axis=2).sum() > 300  # points (and paths) below the label strip
+    assert write_gif(pictures, tmp_path / "toy.gif").stat().st_size > 0
