@@ -348,6 +348,84 @@ def bench_ideal(quick):
     )
 
 
+def bench_playground(app, quick):
+    """The 2-D playground: time to a good fit, and the GUI thread while 5 000 particles and the arrows animate."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from app.panels.playground import N_POINTS, PlaygroundPanel
+    from app.state import ViewState
+    from core import toy2d
+
+    settings = toy2d.DEFAULT_TRAIN
+    data = toy2d.make_dataset("moons", 20_000, torch.Generator().manual_seed(0))
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    t0 = time.perf_counter()
+    gen = torch.Generator().manual_seed(0)
+    model, _ = toy2d.train_toy(
+        data,
+        settings.make_schedule(),
+        "eps",
+        settings.steps,
+        settings.batch_size,
+        settings.lr,
+        gen,
+        model=settings.make_model("eps", gen),
+    )
+    train_s = time.perf_counter() - t0
+    torch.set_num_threads(before)
+    row(
+        f"11. playground: training to the fit ({settings.steps} steps, 1 thread)",
+        train_s,
+        15.0,
+        "ms",
+        "≤ 15 s",
+        "met" if train_s <= 15 else "NOT met",
+    )
+
+    panel = PlaygroundPanel(ViewState())
+    panel.resize(1200, 800)
+    panel.show()
+    panel.model, panel.model_prediction = model, "eps"
+    panel.sampler.setCurrentIndex(panel.sampler.findData("ddim"))
+    panel.steps.setValue(100)
+    loop = QEventLoop()
+    panel.trainer.finished.connect(lambda *_: loop.quit())
+    panel.sample()
+    loop.exec()
+    lateness, last, shown = [], [time.perf_counter()], []
+    probe = QTimer()
+    probe.setInterval(5)
+
+    def tick():
+        now = time.perf_counter()
+        lateness.append(now - last[0] - 0.005)
+        last[0] = now
+        shown.append(panel.player.playback.position)
+
+    probe.timeout.connect(tick)
+    done = QEventLoop()
+    QTimer.singleShot(3000 if quick else 6000, done.quit)
+    panel.player.seek(0)
+    panel.player.playback.speed = 30 * 8.0 / panel.frames.total  # 30 frames/s
+    panel.player.toggle()
+    last[0] = time.perf_counter()
+    probe.start()
+    done.exec()
+    probe.stop()
+    stall = max(lateness[3:]) if len(lateness) > 3 else 0.0
+    row(
+        f"12. playground: {N_POINTS} particles + arrows at 30 frames/s, GUI thread's longest stall",
+        stall,
+        0.033,
+        "ms",
+        "< 33 ms",
+        "met" if stall < 0.033 else "NOT met",
+    )
+    panel.shutdown()
+    panel.close()
+
+
 def bench_vs_diffusers(quick, model):
     try:
         from diffusers import DDIMScheduler, DDPMScheduler
@@ -468,6 +546,7 @@ def main() -> None:
         ("the bound per t", lambda: bench_bound(args.quick, model)),
         ("compared runs", lambda: bench_compare(args.quick, model)),
         ("the ideal denoiser", lambda: bench_ideal(args.quick)),
+        ("the 2-D playground", lambda: bench_playground(app, args.quick)),
         ("sampling loop vs diffusers", lambda: bench_vs_diffusers(args.quick, model)),
         ("GIF export", lambda: bench_gif(args.quick)),
     ]

@@ -51,7 +51,7 @@ SAMPLERS = {
     "DDIM η = 0 (deterministic, the ODE)": "ddim",
     "annealed Langevin (NCSN)": "langevin",
 }
-N_POINTS = 2000
+N_POINTS = 5000
 TRAJECTORIES = 6
 TAIL = 25  # frames of a stochastic path drawn behind each particle
 GRID = 17
