@@ -2,7 +2,7 @@
 
 Run under a virtual X screen (real widgets, the default window size):
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/shots.py OUT_DIR [NAME ...]
-Names: reverse, compare, ideal, inversion, playground (default: all). Each state is set through the
+Names: reverse, compare, ideal, inversion, playground, playground_image (default: all). Each state is set through the
 window's own widgets, then the window is grabbed as drawn.
 """
 
@@ -91,14 +91,26 @@ def shot_inversion(app, w):
     wait(app, 0.5)
 
 
-def shot_playground(app, w):
-    w.tabs.setCurrentWidget(w.playground)
-    w.playground.train()
-    wait(app, 60, until=lambda: not w.playground.trainer.busy)
-    w.playground.sample()
-    wait(app, 3.0)
-    w.playground.player.toggle()
+def _playground(app, w, data: str, sampler: str, fraction: float):
+    pg = w.playground
+    w.tabs.setCurrentWidget(pg)
+    pg.data_choice.setCurrentIndex(pg.data_choice.findData(data))
+    pg.train()
+    wait(app, 120, until=lambda: not pg.trainer.busy)
+    pg.sampler.setCurrentIndex(pg.sampler.findData(sampler))
+    pg.sample()
+    wait(app, 60, until=lambda: not pg.trainer.busy)
+    pg.player.playback.pause()
+    pg.player.seek(int(fraction * (len(pg.frames) - 1)))
     wait(app, 0.5)
+
+
+def shot_playground(app, w):
+    _playground(app, w, "moons", "ddim", 0.92)
+
+
+def shot_playground_image(app, w):
+    _playground(app, w, "image", "ddpm", 1.0)
 
 
 SHOTS = {
@@ -107,6 +119,7 @@ SHOTS = {
     "ideal": shot_ideal,
     "inversion": shot_inversion,
     "playground": shot_playground,
+    "playground_image": shot_playground_image,
 }
 
 
