@@ -106,7 +106,7 @@ def _playground(app, w, data: str, sampler: str, fraction: float):
 
 
 def shot_playground(app, w):
-    _playground(app, w, "moons", "ddim", 0.92)
+    _playground(app, w, "moons", "ddim", 1.0)
 
 
 def shot_playground_image(app, w):
