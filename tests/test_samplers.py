@@ -184,3 +184,13 @@ def test_seeded_noise_comes_from_the_cpu_generator_whatever_the_device(monkeypat
     assert a.device.type == "meta"
     b = randn((4,), torch.Generator().manual_seed(3), "cpu")
     assert torch.equal(b, real(4, generator=torch.Generator().manual_seed(3)))
+
+
+@pytest.mark.parametrize("T", [10, 50, 100, 200, 1000])
+def test_every_spacing_gives_exactly_n_distinct_valid_indices(T):
+    # trailing spacing once returned index −1 for 62 step counts at T = 1000 (e.g. 61, 103, 121)
+    for spacing in ("leading", "trailing", "linspace"):
+        for n in range(1, T + 1):
+            steps = ddim_timesteps(T, n, spacing)
+            assert len(steps) == n and len(set(steps)) == n, (spacing, n)
+            assert min(steps) >= 0 and max(steps) <= T - 1, (spacing, n)

@@ -124,7 +124,8 @@ def ddim_timesteps(T: int, num_steps: int, spacing: str = DEFAULT_SPACING) -> li
     if spacing == "leading":
         steps = np.arange(num_steps) * (T // num_steps)
     elif spacing == "trailing":
-        steps = np.round(np.arange(T, 0, -T / num_steps)).astype(np.int64) - 1
+        # arange with a float step can give one element too many (an index −1); keep exactly num_steps
+        steps = (np.round(np.arange(T, 0, -T / num_steps)).astype(np.int64) - 1)[:num_steps]
     else:
         steps = np.linspace(0, T - 1, num_steps).round().astype(np.int64)
     return sorted({int(s) for s in steps}, reverse=True)
