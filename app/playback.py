@@ -63,8 +63,12 @@ class Playback:
         self._carry, self._last = 0.0, self.clock()
         return self.position
 
-    def tick(self, available: int) -> int:
-        """Advance for the time since the last tick; returns the frame index to show."""
+    def tick(self, available: int, complete: bool = False) -> int:
+        """Advance for the time since the last tick; returns the frame index to show.
+
+        ``complete``: no more frames will come (the run ended, was stopped or failed, or was thinned), so
+        reaching the newest frame ends playback even when fewer than ``total_frames`` were recorded.
+        """
         now = self.clock()
         elapsed, self._last = now - self._last, now
         if not self.playing or available == 0:
@@ -78,6 +82,6 @@ class Playback:
                 target = min(self.position + step, available - 1)
                 self._carry = 0.0 if target == available - 1 else self._carry - step
                 self.position = target
-        if self.position >= self.total_frames - 1 and available >= self.total_frames:
-            self.playing = False  # the end of a complete run
+        if self.position >= available - 1 and (complete or available >= self.total_frames):
+            self.playing = False  # the end of the run
         return self.position

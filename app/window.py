@@ -492,7 +492,7 @@ class MainWindow(QMainWindow):
         if not ticks:
             self.show_message("There is no comparison to export yet: Compare runs ▸ Run all first.")
             return
-        size = self.compare.runs[0].model.image_size if self.compare.runs else 32
+        size = ticks[0][0].x_t.shape[-1]
         dialog = ExportDialog(False, default_scale=max(1, min(8, 128 // size)), frames=len(ticks), parent=self)
         dialog.setWindowTitle("Export comparison")
         if not dialog.exec():

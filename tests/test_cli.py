@@ -251,7 +251,8 @@ def test_vlb_writes_every_term_and_they_sum_to_the_bound(model_dir, photo, tmp_p
     out, plot = tmp_path / "terms.csv", tmp_path / "terms.png"
     assert main(["vlb", str(photo), "--model", str(model_dir), "--out", str(out), "--plot", str(plot)]) == 0
     rows = out.read_text().splitlines()
-    assert rows[0] == "t,term,bits_per_dim" and len(rows) == 1 + 60 + 1  # L_0 … L_59, then L_T
+    assert rows[0] == "term,t,bits_per_dim" and len(rows) == 1 + 60 + 1  # L_0 … L_59, then L_T
+    assert rows[1].startswith("L_0,1,") and rows[-1].startswith("L_60 (prior),60,")
     total = sum(float(r.split(",")[2]) for r in rows[1:])
     printed = float(capsys.readouterr().out.split("total ")[1].split()[0])
     assert total == pytest.approx(printed, abs=1e-3)

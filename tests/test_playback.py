@@ -68,3 +68,14 @@ def test_play_at_the_end_replays():
     p.seek(4, available=5)
     p.play()
     assert p.position == 0 and p.playing
+
+
+def test_a_run_that_ends_short_of_its_estimate_still_stops_playing():
+    # Stopped, failed, thinned, or a Langevin run whose levels collapsed: fewer frames than announced.
+    clock = Clock()
+    p = Playback(clock)
+    p.reset(total_frames=201, playing=True)
+    for _ in range(2000):
+        clock.now += 1 / 60
+        p.tick(available=172, complete=True)
+    assert p.position == 171 and not p.playing

@@ -28,7 +28,7 @@ from core.diffusion.samplers import SamplerConfig
 from core.imaging.pictures import compare_pictures
 from core.imaging.scaling import tensor_to_images
 from core.models.checkpoint import LoadedModel
-from core.runs.compare import MAX_RUNS, PRESETS, CompareRun, compare_chains, total_ticks
+from core.runs.compare import MAX_RUNS, PRESETS, CompareRun, compare_chains, run_title, total_ticks
 
 START_NOISE, START_IMAGE = "pure noise (one x_T for all)", "forward image at its t"
 IDEAL_TRAINING_SET = "ideal denoiser of the training set"
@@ -95,7 +95,7 @@ class ComparePanel(QWidget):
         self.worker.failed.connect(self._failed)
         self._job = 0
         self.titles: list[str] = []
-        self.runs: list[CompareRun] = []
+        self.ascii_titles: list[str] = []  # for GIF labels (the default font has no Greek)
         self.short_titles: list[str] = []  # without the model's name when all runs share one
         self.player = Player(self._show, self)
         self.player.busy = lambda: self.worker.busy
@@ -202,12 +202,22 @@ class ComparePanel(QWidget):
         items = Items(total_ticks([CompareRun(self.state.model, c) for c, _ in configs], fraction))
         self.titles = []
 
+        # Titles are made here, on the GUI thread, from the menus as they were at the click; the job only
+        # builds models (the ideal denoiser takes seconds) and runs.
+        self.titles = [
+            run_title(c, name.removesuffix(" (the model)")) for (c, _), name in zip(configs, names, strict=True)
+        ]
+        self.ascii_titles = [
+            run_title(c, name.removesuffix(" (the model)"), ascii_only=True)
+            for (c, _), name in zip(configs, names, strict=True)
+        ]
+        one_model = len({key for _, key in configs}) == 1
+        self.short_titles = [t.rsplit(" (", 1)[0] if one_model else t for t in self.titles]
+        model = self.state.model
+        keys_to_models = {"model": model}
+
         def job(handle):
-            runs = [CompareRun(self._resolve(key), config) for config, key in configs]
-            self.runs = runs
-            self.titles = [r.title() for r in runs]
-            one_model = len({id(r.model) for r in runs}) == 1
-            self.short_titles = [t.rsplit(" (", 1)[0] if one_model else t for t in self.titles]
+            runs = [CompareRun(keys_to_models.get(key) or self._resolve(key), config) for config, key in configs]
             items.total = total_ticks(runs, fraction)
             for tick in compare_chains(runs, image, fraction, seed=seed):
                 items.append(tick)
@@ -240,7 +250,8 @@ class ComparePanel(QWidget):
 
     def _finished(self, job_id: int, result) -> None:
         if job_id == self._job:
-            self.status.setText("done: scrub the timeline, or export the comparison as a GIF")
+            done = "done" if result else "stopped"
+            self.status.setText(f"{done}: scrub the timeline, or export the comparison as a GIF")
 
     def _failed(self, job_id: int, message: str) -> None:
         if job_id == self._job:
@@ -249,8 +260,7 @@ class ComparePanel(QWidget):
 
     def export_pictures(self, stride: int, scale: int, label: bool) -> list:
         """The comparison as GIF frames: a row of titled columns per tick."""
-        titles = [r.title(ascii_only=True) for r in self.runs]
-        return compare_pictures(self.ticks(), titles, stride=stride, scale=scale, label=label)
+        return compare_pictures(self.ticks(), self.ascii_titles, stride=stride, scale=scale, label=label)
 
     def ticks(self) -> list:
         return [] if getattr(self, "items", None) is None else self.items.snapshot()

@@ -77,6 +77,7 @@ class InvertPanel(QWidget):
 
         self.items = items
         self.view_back.set_image(None)
+        self.view_back.set_caption("decoded back: when the path is computed")
         self.result.setText("inverting…")
         self._job = self.worker.submit(job)
         self.player.start(items, lambda: self.worker.busy)

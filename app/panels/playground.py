@@ -91,6 +91,7 @@ class PlaygroundPanel(QWidget):
         self.model_prediction = "eps"
         self.losses: list[float] = []
         self.frames: Items | None = None
+        self.run_sampler = "ddpm"
         self._noise = torch.zeros(0, 2)
 
         self.data_choice = QComboBox()
@@ -239,6 +240,8 @@ class PlaygroundPanel(QWidget):
             return False
         self.data = data
         self._noise = torch.randn(data.shape, generator=torch.Generator().manual_seed(1))
+        self.trainer.cancel()  # a model still training on the old data must not arrive over the new
+        self._job += 1
         self.model = None
         self.frames = None
         self.exact.setEnabled(key == "mixture")
@@ -289,14 +292,14 @@ class PlaygroundPanel(QWidget):
             return None
         prediction = self.prediction.currentData()
         schedule, settings, seed = self.schedule, self.settings, self.seed.value()
-        self.losses = []
+        self.losses = losses = []  # this job's own list: a cancelled job cannot write into the next one's
         self.train_progress.setRange(0, settings.steps)
 
         def job(handle):
             gen = torch.Generator().manual_seed(seed)
 
             def progress(step, total, loss):
-                self.losses.append(loss)
+                losses.append(loss)
                 return handle.report(step, total)
 
             with one_thread():
@@ -352,6 +355,7 @@ class PlaygroundPanel(QWidget):
             return True
 
         self.frames = items
+        self.run_sampler = sampler  # what the frames were made with, whatever the menu says later
         self._job_kind = "sample"
         self._job = self.trainer.submit(job)
         self.player.start(items, lambda: self.trainer.busy)
@@ -416,7 +420,7 @@ class PlaygroundPanel(QWidget):
         self.points.setData(frame.points[:, 0], frame.points[:, 1])
         # The ODE's paths are smooth and drawn whole; the SDE's and Langevin's are random walks that would
         # fill the plane, so only their recent stretch is drawn.
-        first = 0 if self.sampler.currentData() == "ddim" else max(0, index - TAIL)
+        first = 0 if self.run_sampler == "ddim" else max(0, index - TAIL)
         upto = [self.frames[i].points[:TRAJECTORIES] for i in range(first, index + 1)]
         if len(upto) > 1:
             stack = np.stack(upto, 1)  # [particles, time, 2]
@@ -426,7 +430,8 @@ class PlaygroundPanel(QWidget):
         else:
             self.paths.setData([], [])
         level = f", Langevin level {frame.level}/{frame.levels}" if frame.levels else ""
-        self.plane_title.setText(f"{self.sampler.currentText()}: t = {frame.t}{level}")
+        names = {key: name for name, key in SAMPLERS.items()}
+        self.plane_title.setText(f"{names[self.run_sampler]}: t = {frame.t}{level}")
         self._draw_field(index_from_paper_t(frame.t) if frame.t > 0 else 0)
 
     def _draw_field(self, index: int | None) -> None:
@@ -452,7 +457,7 @@ class PlaygroundPanel(QWidget):
     def export_frames(self) -> list[np.ndarray]:
         if self.frames is None or not len(self.frames):
             raise DiffusionVizError("There is no reverse run to export yet: Train, then Sample.")
-        tail = None if self.sampler.currentData() == "ddim" else TAIL
+        tail = None if self.run_sampler == "ddim" else TAIL
         return toy2d.render_points_gif_frames(self.frames.snapshot(), trajectories=TRAJECTORIES, tail=tail)
 
     def shutdown(self) -> None:

@@ -67,6 +67,7 @@ class ReversePanel(QWidget):
         self.worker.failed.connect(self._on_failed)
         self.record: RunRecord | None = None
         self.history_bytes = DEFAULT_HISTORY_BYTES  # each run's frames stay within this
+        self._stopped = False  # the user stopped the computing of the current run
         self._record_key: tuple | None = None  # the settings the record was made with
         self._job = 0
         self.playback = Playback()
@@ -312,6 +313,7 @@ class ReversePanel(QWidget):
             self.message.emit(str(exc))
             return None
         self.record, self._record_key = record, self._settings_key()
+        self._stopped = False
         self.playback.reset(record.total_frames, playing=not paused)
         self._shown = None
         self._job = self.worker.submit(lambda job: record_run(record, lambda: job.cancelled))
@@ -346,7 +348,7 @@ class ReversePanel(QWidget):
         """Stop computing (the frames so far stay) and pause."""
         if self.worker.busy:
             self.worker.cancel()
-            self.status.setText(self.status.text() + "   (stopped)")
+            self._stopped = True
         self.playback.pause()
         self._update_buttons()
 
@@ -377,10 +379,10 @@ class ReversePanel(QWidget):
     def _paint(self, force_chrome: bool = False) -> None:
         record = self.record
         available = len(record.frames)
-        index = self.playback.tick(available)
+        index = self.playback.tick(available, complete=not self.worker.busy)
         if available and self._shown != (id(record), index):
             self._shown = (id(record), index)
-            self._show_frame(record.frames[min(index, available - 1)])
+            self._show_frame(record.frames.at(index))
         now = time.monotonic()
         if force_chrome or now - self._chrome_at >= CHROME_MS / 1000:
             self._chrome_at = now
@@ -388,7 +390,7 @@ class ReversePanel(QWidget):
             self._show_status(index, available)
             self._update_buttons()
             if available:
-                self.frame_shown.emit(record.frames[min(index, available - 1)])
+                self.frame_shown.emit(record.frames.at(index))
 
     def _repaint(self) -> None:
         self._shown = None
@@ -401,10 +403,11 @@ class ReversePanel(QWidget):
     def current_frame(self) -> Frame | None:
         if self.record is None or not len(self.record.frames):
             return None
-        return self.record.frames[min(self.playback.position, len(self.record.frames) - 1)]
+        return self.record.frames.at(self.playback.position)
 
     def _show_frame(self, frame: Frame) -> None:
-        schedule, view, record = self.model.schedule, self.current_view(), self.record
+        record, view = self.record, self.current_view()
+        schedule = record.spec.model.schedule  # the run's own, even after another model is opened
         self.view_xt.set_image(tensor_to_images(frame.x_t))
         pred = views.predicted(schedule, frame, view)
         self.view_pred.set_image(views.to_picture(schedule, frame, view, pred))
@@ -433,9 +436,11 @@ class ReversePanel(QWidget):
             self.status.setText(f"stopped: {record.error}")
             return
         total = record.total_frames
-        frame = record.frames[min(index, available - 1)] if available else None
+        frame = record.frames.at(index) if available else None
         where = "" if frame is None else ("the final sample" if frame.final else f"t = {frame.t}")
         computing = f"computed {available}/{total}" if self.worker.busy else f"{available} frames recorded"
+        if self._stopped:
+            computing += " (stopped)"
         fps = self.playback.fps
         pace = "as computed" if fps is None else f"{fps:.0f} frames/s"
         self.status.setText(f"frame {index + 1}/{total}   {where}   ·   {computing}   ·   playing at {pace}")

@@ -112,7 +112,8 @@ class Player(QObject):
 
     def _paint(self) -> None:
         available = len(self.items)
-        index = self.playback.tick(available)
+        self.playback.total_frames = self.items.total  # a job may learn its true length as it runs
+        index = self.playback.tick(available, complete=not self.busy())
         self.timeline.set_state(self.items.total, available, index)
         if available and index != self._shown:
             self._shown = index

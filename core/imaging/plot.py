@@ -14,10 +14,14 @@ WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 720, 420, 70, 20, 40, 50
 
 
 def write_bound_csv(path: str | Path, terms: np.ndarray, prior: float) -> Path:
-    """One row per term: ``t`` is the paper's t of the term (0 for L_0, T for L_T), then its bits/dim."""
-    lines = ["t,term,bits_per_dim"]
-    lines += [f"{i},L_{i},{float(v):.9g}" for i, v in enumerate(terms)]
-    lines.append(f"{len(terms)},L_{len(terms)} (prior),{prior:.9g}")
+    """One row per term: its name, the paper's t of the step it measures, its bits/dim.
+
+    L_{t−1} = KL(q(x_{t−1}|x_t,x_0) ‖ p_θ(x_{t−1}|x_t)) is the step at t (L_0, the decoder, at t = 1), as the
+    window's plot draws it; the prior L_T = KL(q(x_T|x_0) ‖ N(0, I)) closes the list at t = T.
+    """
+    lines = ["term,t,bits_per_dim"]
+    lines += [f"L_{i},{i + 1},{float(v):.9g}" for i, v in enumerate(terms)]
+    lines.append(f"L_{len(terms)} (prior),{len(terms)},{prior:.9g}")
     return atomic_write_bytes(path, ("\n".join(lines) + "\n").encode())
 
 
@@ -40,7 +44,7 @@ def write_bound_plot(path: str | Path, terms: np.ndarray, prior: float, title: s
         x = LEFT + frac * w
         draw.text((x - 10, TOP + h + 8), str(round(frac * T)), fill=(60, 60, 60))
     points = [
-        (LEFT + i / max(T - 1, 1) * w, TOP + h - (math.log10(v) - lo) / (hi - lo) * h)
+        (LEFT + (i + 1) / T * w, TOP + h - (math.log10(v) - lo) / (hi - lo) * h)  # L_{t−1} at t
         for i, v in enumerate(terms)
         if v > 0
     ]

@@ -16,7 +16,9 @@ import numpy as np
 import torch
 
 from core.device import randn
+from core.diffusion.forward import q_sample
 from core.diffusion.samplers import SamplerConfig, ddim_step, ddim_timesteps, ddpm_step
+from core.diffusion.schedules import paper_t_from_index
 from core.errors import DiffusionVizError
 from core.models.checkpoint import LoadedModel
 from core.runs.chain import Frame, NonFiniteOutput, model_x0
@@ -39,16 +41,18 @@ class CompareRun:
     label: str = ""
 
     def title(self, ascii_only: bool = False) -> str:
-        """A column's title, e.g. "DDIM 50 η=0 (emoji32)"; ``ascii_only`` for fonts without Greek (GIF labels)."""
-        if self.label:
-            return self.label
-        c = self.config
-        if c.sampler == "ddpm":
-            var = ("b~" if ascii_only else "β̃") if c.variance == "fixed_small" else ("b" if ascii_only else "β")
-            what = f"DDPM {var}"
-        else:
-            what = f"DDIM {c.steps} {'eta' if ascii_only else 'η'}={c.eta:g}"
-        return f"{what} ({self.model.name})"
+        """A column's title, e.g. "DDIM 50 η=0 (emoji32)"."""
+        return self.label or run_title(self.config, self.model.name, ascii_only)
+
+
+def run_title(config: SamplerConfig, model_name: str, ascii_only: bool = False) -> str:
+    """ "DDIM 50 η=0 (emoji32)"; ``ascii_only`` for fonts without Greek (GIF labels)."""
+    if config.sampler == "ddpm":
+        small = config.variance == "fixed_small"
+        what = "DDPM " + (("b~" if small else "b") if ascii_only else ("β̃" if small else "β"))
+    else:
+        what = f"DDIM {config.steps} {'eta' if ascii_only else 'η'}={config.eta:g}"
+    return f"{what} ({model_name})"
 
 
 def step_pairs(config: SamplerConfig, t_start: int) -> list[tuple[int, int]]:
@@ -113,14 +117,7 @@ def compare_chains(
         m = run.model
         start = start_index(m, None if image is None else t_start)
         x0 = model_x0(m, image)
-        x = (
-            noise.clone()
-            if x0 is None
-            else (
-                m.schedule.sqrt_alphas_cumprod[start].item() * x0
-                + m.schedule.sqrt_one_minus_alphas_cumprod[start].item() * noise
-            )
-        )
+        x = noise.clone() if x0 is None else q_sample(m.schedule, x0, start, noise)  # Eq. 4
         gen = torch.Generator().manual_seed(seed)
         randn(shape, gen, "cpu")  # the start was drawn first: each run's noise continues as if it ran alone
         pairs = step_pairs(run.config, start)
@@ -137,7 +134,7 @@ def compare_chains(
             t, t_prev = s["pairs"][s["done"]]
             m, c, out = run.model, run.config, outputs[i]
             if not bool(torch.isfinite(out).all()):
-                raise NonFiniteOutput(f"{run.title()}: the model's output is not finite at t = {t + 1}")
+                raise NonFiniteOutput(f"{run.title()}: the model's output is not finite at t = {paper_t_from_index(t)}")
             x = s["x"]
             with torch.inference_mode():
                 if c.sampler == "ddpm":

@@ -55,6 +55,11 @@ class FrameHistory:
         with self._lock:
             return self._frames[i]
 
+    def at(self, i: int) -> Frame:
+        """Frame ``i``, clamped to the newest: thinning may shorten the list between a len() and a read."""
+        with self._lock:
+            return self._frames[min(i, len(self._frames) - 1)]
+
     def snapshot(self) -> list[Frame]:
         with self._lock:
             return list(self._frames)
