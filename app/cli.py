@@ -47,7 +47,17 @@ def _add_train(sub) -> None:
 
 
 def _add_model_arg(p) -> None:
-    p.add_argument("--model", default=None, help="a model folder (default: the bundled emoji model)")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="a model folder, a diffusers UNet folder, or ideal:FOLDER / ideal:emoji (default: the bundled model)",
+    )
+    p.add_argument(
+        "--size",
+        type=_positive_int,
+        default=None,
+        help="ideal:FOLDER only: the side its pictures are centre-cropped and resized to (default 64)",
+    )
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
 
 
@@ -211,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _load(args):
     from core.models.checkpoint import BUNDLED_MODEL, load_model
 
-    model = load_model(args.model or BUNDLED_MODEL, device=args.device)
+    model = load_model(args.model or BUNDLED_MODEL, device=args.device, ideal_size=args.size)
     for note in model.notes:
         print(f"diffusion-viz: {note}", file=sys.stderr)
     return model

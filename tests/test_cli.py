@@ -308,3 +308,21 @@ def test_playground_trains_samples_writes_a_gif_and_prints_both_distances(tmp_pa
     with Image.open(out) as gif:
         assert gif.n_frames >= 10
     assert main(["playground", "--data", "nonsense", "--out", str(out)]) == 2
+
+
+def test_any_command_takes_an_ideal_model_of_a_picture_folder(tmp_path, capsys):
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    (folder / "broken.png").write_text("not a picture")
+    out = tmp_path / "g.png"
+    assert (
+        main(["sample", "--model", f"ideal:{folder}", "--size", "12", "--n", "4", "--steps", "5", "--out", str(out)])
+        == 0
+    )
+    captured = capsys.readouterr()
+    assert "broken.png" in captured.err and captured.err.count("broken.png") == 1  # listed once
+    with Image.open(out) as grid:
+        assert grid.size[0] >= 2 * 12

@@ -327,3 +327,19 @@ def test_help_offers_a_guide_and_the_keyboard_shortcuts(window, qtbot):
         dialog is not None and "1/√αt, not 1/√ᾱt" in dialog.text.toPlainText() and "εtrue" in dialog.text.toPlainText()
     )
     dialog.close()
+
+
+def test_the_layout_holds_still_when_the_sampler_changes_or_a_message_appears(window, qtbot):
+    window.resize(1500, 940)
+    window.show()
+    qtbot.waitExposed(window)
+    panel = window.reverse
+    before = (panel.view_xt.geometry(), window.top_split.sizes(), window.main_split.sizes())
+    panel.sampler.setCurrentIndex(panel.sampler.findData("ddim"))  # steps and η become usable, nothing moves
+    qtbot.wait(50)
+    assert not panel.variance.isEnabled() and panel.steps.isEnabled() and panel.steps.isVisible()
+    window.show_message("a long message " * 20)  # the banner floats over the window
+    qtbot.wait(50)
+    assert window.banner.isVisible()
+    after = (panel.view_xt.geometry(), window.top_split.sizes(), window.main_split.sizes())
+    assert after == before
