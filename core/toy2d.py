@@ -891,3 +891,24 @@ def render_points_gif_frames(
         draw.text((4, 2), label, fill=(0, 0, 0), font=font)
         pictures.append(np.asarray(image))
     return pictures
+
+
+def score_error_on_grid(
+    model_fn: ModelFn,
+    mixture: GaussianMixture,
+    schedule: NoiseSchedule,
+    t: int,
+    prediction: str = "eps",
+    lo: float = -2.5,
+    hi: float = 2.5,
+    k: int = 48,
+) -> np.ndarray:
+    """The learned score against the exact one: ‖s_θ − ∇ log q_t‖ / ‖∇ log q_t‖ on a k × k grid (row 0 at ``lo``).
+
+    Where the map is dark the network has learned the field; it is usually worst far from the data, where
+    training rarely put an x_t.
+    """
+    grid, learned = field_on_grid(model_fn, schedule, t, prediction, lo, hi, k)
+    exact = mixture.score(torch.from_numpy(grid), t, schedule).to(torch.float32).numpy()
+    error = np.linalg.norm(learned - exact, axis=1) / (np.linalg.norm(exact, axis=1) + 1e-8)
+    return error.reshape(k, k)

@@ -85,3 +85,18 @@ def test_a_diverging_langevin_step_stops_with_a_message(window, qtbot):
         pg.sample()
     qtbot.waitUntil(lambda: "diverged" in window.banner.text(), timeout=5000)
     assert all(np.isfinite(f.points).all() for f in pg.frames.snapshot())
+
+
+def test_learned_against_exact_draws_the_exact_arrows_and_an_error_map(window, qtbot):
+    pg = window.playground
+    pg.data_choice.setCurrentIndex(pg.data_choice.findData("mixture"))
+    with qtbot.waitSignal(pg.trainer.finished, timeout=60000):
+        pg.train()
+    pg.vs_exact.setChecked(True)
+    pg.t_slider.setValue(50)
+    xs, _ = pg.exact_field.getData()
+    assert len(xs) == 2 * 17 * 17 and pg.error_map.image is not None
+    assert "relative error" in pg.status.text()
+    pg.data_choice.setCurrentIndex(pg.data_choice.findData("moons"))  # no exact score for moons
+    xs, _ = pg.exact_field.getData()
+    assert xs is None or len(xs) == 0

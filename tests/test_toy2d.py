@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from core.diffusion.schedules import NoiseSchedule
 from core.errors import DataError, DiffusionVizError
 from core.imaging.export import write_gif
 from core.toy2d import (
@@ -304,3 +305,13 @@ def test_gif_frames_are_pictures_of_the_points(tmp_path, gen):
     last = pictures[-1]
     assert (last[20:] != 255).any(axis=2).sum() > 300  # points (and paths) below the label strip
     assert write_gif(pictures, tmp_path / "toy.gif").stat().st_size > 0
+
+
+def test_the_exact_score_has_no_error_against_itself_and_a_wrong_model_has_some():
+    from core.toy2d import default_mixture, score_error_on_grid
+
+    mixture = default_mixture()
+    schedule = NoiseSchedule.linear(200)
+    exact = mixture.eps_model(schedule)
+    assert score_error_on_grid(exact, mixture, schedule, 50, k=12).max() < 1e-4
+    assert score_error_on_grid(lambda x, t: torch.zeros_like(x), mixture, schedule, 50, k=12).mean() > 0.5

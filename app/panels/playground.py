@@ -58,6 +58,23 @@ GRID = 17
 VIEW = 2.6
 
 
+def arrows(grid: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Segments (pairs) and arrow heads (pairs) for a field: the direction as is, the length squashed.
+
+    The score grows like 1/σ_t near the data, so lengths go through tanh of the field's own median size.
+    """
+    norm = np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12
+    tips = grid + vectors * (0.22 * np.tanh(norm / np.median(norm)) / norm)
+    segments = np.empty((2 * len(grid), 2), np.float32)
+    segments[0::2], segments[1::2] = grid, tips
+    back = (grid - tips) * 0.35
+    rot = np.array([[np.cos(0.5), -np.sin(0.5)], [np.sin(0.5), np.cos(0.5)]], np.float32)
+    heads = np.empty((4 * len(grid), 2), np.float32)
+    heads[0::4], heads[1::4] = tips, tips + back @ rot.T
+    heads[2::4], heads[3::4] = tips, tips + back @ rot
+    return segments, heads
+
+
 @contextmanager
 def one_thread():
     """Run a 2-D job on one torch thread: the MLP is too small to gain from more, and on two busy cores a
@@ -148,6 +165,11 @@ class PlaygroundPanel(QWidget):
         self.player.busy = lambda: self.trainer.busy
         self.arrows = QCheckBox("score arrows")
         self.arrows.setChecked(True)
+        self.vs_exact = QCheckBox("learned vs exact score (mixture)")
+        self.vs_exact.setToolTip(
+            "Orange arrows: the mixture's exact ∇ log q_t. The background: ‖s_θ − ∇ log q_t‖ / ‖∇ log q_t‖,\n"
+            "dark where the network has learned the field (black 0, white ≥ 1)."
+        )
         self.export_button = QPushButton("Export GIF…")
         self.status = QLabel()
         self.status.setWordWrap(True)
@@ -177,6 +199,7 @@ class PlaygroundPanel(QWidget):
             sample_row.addWidget(w)
         form.addRow(sample_row)
         form.addRow(self.arrows)
+        form.addRow(self.vs_exact)
         form.addRow(self.export_button)
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -196,7 +219,12 @@ class PlaygroundPanel(QWidget):
         self.field = pg.PlotDataItem(connect="pairs", pen=pg.mkPen((120, 120, 120), width=1))
         self.heads = pg.PlotDataItem(connect="pairs", pen=pg.mkPen((120, 120, 120), width=1))
         self.paths = pg.PlotDataItem(pen=pg.mkPen((214, 39, 40), width=1.5))
-        for item in (self.field, self.heads, self.points, self.paths):
+        self.exact_field = pg.PlotDataItem(connect="pairs", pen=pg.mkPen((255, 127, 14), width=1))
+        self.error_map = pg.ImageItem()
+        self.error_map.setZValue(-10)
+        self.error_map.setRect(-VIEW, -VIEW, 2 * VIEW, 2 * VIEW)
+        self.plane.addItem(self.error_map)
+        for item in (self.field, self.heads, self.exact_field, self.points, self.paths):
             self.plane.addItem(item)
         self.plane.scene().sigMouseClicked.connect(self._clicked)
         right = QVBoxLayout()
@@ -214,6 +242,7 @@ class PlaygroundPanel(QWidget):
         self.sampler.currentIndexChanged.connect(self._sampler_changed)
         self.exact.toggled.connect(self._exact_toggled)
         self.arrows.toggled.connect(lambda _on: self._redraw())
+        self.vs_exact.toggled.connect(lambda _on: self._redraw())
         state.image_changed.connect(lambda: self.data_choice.currentData() == "image" and self.set_data())
         self._sampler_changed()
         self.set_data()
@@ -245,6 +274,7 @@ class PlaygroundPanel(QWidget):
         self.model = None
         self.frames = None
         self.exact.setEnabled(key == "mixture")
+        self.vs_exact.setEnabled(key == "mixture")
         if key != "mixture":
             with QSignalBlocker(self.exact):
                 self.exact.setChecked(False)
@@ -435,24 +465,36 @@ class PlaygroundPanel(QWidget):
         self._draw_field(index_from_paper_t(frame.t) if frame.t > 0 else 0)
 
     def _draw_field(self, index: int | None) -> None:
+        self._draw_exact(index)
         if index is None or self.model is None or not self.arrows.isChecked():
             self.field.setData([], [])
             self.heads.setData([], [])
             return
         grid, score = toy2d.field_on_grid(self.model, self.schedule, index, self.model_prediction, -VIEW, VIEW, GRID)
-        # Arrows show the direction, their length the strength on a log-like scale (the score grows as 1/σ_t).
-        norm = np.linalg.norm(score, axis=1, keepdims=True) + 1e-12
-        length = 0.22 * np.tanh(norm / np.median(norm)) / norm
-        tips = grid + score * length
-        segments = np.empty((2 * len(grid), 2), np.float32)
-        segments[0::2], segments[1::2] = grid, tips
+        segments, heads = arrows(grid, score)
         self.field.setData(segments[:, 0], segments[:, 1])
-        back = (grid - tips) * 0.35
-        rot = np.array([[np.cos(0.5), -np.sin(0.5)], [np.sin(0.5), np.cos(0.5)]], np.float32)
-        heads = np.empty((4 * len(grid), 2), np.float32)
-        heads[0::4], heads[1::4] = tips, tips + back @ rot.T
-        heads[2::4], heads[3::4] = tips, tips + back @ rot
         self.heads.setData(heads[:, 0], heads[:, 1])
+
+    def _draw_exact(self, index: int | None) -> None:
+        """Learned against exact: the mixture's own arrows and the relative error of the learned field."""
+        show = (
+            index is not None
+            and self.model is not None
+            and not self.exact.isChecked()
+            and self.vs_exact.isChecked()
+            and self.data_choice.currentData() == "mixture"
+        )
+        if not show:
+            self.exact_field.setData([], [])
+            self.error_map.clear()
+            return
+        mixture = toy2d.default_mixture()
+        error = toy2d.score_error_on_grid(self.model, mixture, self.schedule, index, self.model_prediction, -VIEW, VIEW)
+        self.error_map.setImage(np.clip(error, 0, 1) * 255, levels=(0, 255), autoLevels=False)
+        grid, _ = toy2d.field_on_grid(self.model, self.schedule, index, self.model_prediction, -VIEW, VIEW, GRID)
+        segments, _ = arrows(grid, mixture.score(torch.from_numpy(grid), index, self.schedule).numpy())
+        self.exact_field.setData(segments[:, 0], segments[:, 1])
+        self.status.setText(f"learned vs exact at this t: median relative error {np.median(error):.2f}")
 
     def export_frames(self) -> list[np.ndarray]:
         if self.frames is None or not len(self.frames):
