@@ -61,7 +61,7 @@ def run(
     window = MainWindow()
     install_crash_guard(window)
     if model is not None:
-        window.open_model(model)
+        window.open_model_in_background(model)  # the window opens at once; the model arrives when loaded
     else:
         try:
             window.set_model(load_model(BUNDLED_MODEL))

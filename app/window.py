@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QProgressBar,
     QSpinBox,
     QSplitter,
     QTabWidget,
@@ -82,6 +83,16 @@ class MainWindow(QMainWindow):
         self.bound_worker.finished.connect(self._bound_finished)
         self.bound_worker.failed.connect(self._bound_failed)
         self._bound_job = 0
+        # Loading a model and writing an export happen here, off the GUI thread: a large diffusers model
+        # or a 1000-frame GIF takes seconds, and the window must keep painting meanwhile.
+        self.files_worker = Worker("files", self)
+        self.files_worker.finished.connect(self._files_finished)
+        self.files_worker.failed.connect(self._files_failed)
+        self._files_job, self._files_done = 0, None
+        self.busy_bar = QProgressBar()
+        self.busy_bar.setRange(0, 0)  # indeterminate: loading and writing report no steps
+        self.busy_bar.setMaximumWidth(120)
+        self.busy_bar.hide()
         self._bound_timer = QTimer(self)  # coalesces image and model changes into one computation
         self._bound_timer.setSingleShot(True)
         self._bound_timer.setInterval(300)
@@ -146,6 +157,7 @@ class MainWindow(QMainWindow):
         self.banner.installEventFilter(self)  # a click dismisses it
 
         self.device_label = QLabel()
+        self.statusBar().addPermanentWidget(self.busy_bar)
         self.statusBar().addPermanentWidget(self.device_label)
         self._build_menus()
         self._build_shortcuts()
@@ -337,6 +349,37 @@ class MainWindow(QMainWindow):
         self.settings.setValue("last_model_dir", str(Path(folder).resolve().parent))
         return True
 
+    def open_model_in_background(self, folder: str | Path) -> int:
+        """Load a model folder on the files worker; the window keeps working and says when it is ready."""
+
+        def done(model: LoadedModel) -> None:
+            self.set_model(model)
+            self.settings.setValue("last_model_dir", str(Path(folder).resolve().parent))
+            self.statusBar().showMessage(f"model {model.name} loaded", 5000)
+
+        return self._in_background(
+            f"loading the model {Path(str(folder)).name}…", lambda _job: load_model(folder), done
+        )
+
+    def _in_background(self, what: str, job, done) -> int:
+        self._files_done = done
+        self._files_job = self.files_worker.submit(job)
+        self.busy_bar.show()
+        self.statusBar().showMessage(what)
+        return self._files_job
+
+    def _files_finished(self, job_id: int, result) -> None:
+        if job_id != self._files_job:
+            return
+        self.busy_bar.hide()
+        if result is not None and self._files_done is not None:
+            self._files_done(result)
+
+    def _files_failed(self, job_id: int, message: str) -> None:
+        if job_id == self._files_job:
+            self.busy_bar.hide()
+            self.show_message(message)
+
     @property
     def model(self) -> LoadedModel | None:
         return self.state.model
@@ -384,7 +427,7 @@ class MainWindow(QMainWindow):
         start = self.settings.value("last_model_dir", str(Path.home()))
         folder = QFileDialog.getExistingDirectory(self, "Open model folder", start)
         if folder:
-            self.open_model(folder)
+            self.open_model_in_background(folder)
 
     # -- the bound per t ---------------------------------------------------------------------------
 
@@ -485,7 +528,7 @@ class MainWindow(QMainWindow):
         else:
             target, _ = QFileDialog.getSaveFileName(self, "Save GIF", str(Path.home() / "diffusion.gif"), "GIF (*.gif)")
         if target:
-            self.export(target, reverse=reverse, pngs=pngs, **dialog.options())
+            self.export(target, reverse=reverse, pngs=pngs, wait=False, **dialog.options())
 
     def export_comparison_dialog(self) -> None:
         ticks = self.compare.ticks()
@@ -499,22 +542,29 @@ class MainWindow(QMainWindow):
             return
         target, _ = QFileDialog.getSaveFileName(self, "Save GIF", str(Path.home() / "compare.gif"), "GIF (*.gif)")
         if target:
-            self.export_comparison(target, **{k: v for k, v in dialog.options().items() if k != "content"})
+            options = {k: v for k, v in dialog.options().items() if k != "content"}
+            self.export_comparison(target, wait=False, **options)
 
     def export_comparison(
-        self, target: str | Path, fps: float = 20, stride: int = 1, scale: int = 4, label: bool = True
+        self,
+        target: str | Path,
+        fps: float = 20,
+        stride: int = 1,
+        scale: int = 4,
+        label: bool = True,
+        wait: bool = True,
     ) -> bool:
         """Write the comparison as one GIF of titled columns; on failure say why."""
-        return self._write(lambda: self.compare.export_pictures(stride, scale, label), target, False, fps)
+        return self._write(lambda: self.compare.export_pictures(stride, scale, label), target, False, fps, wait)
 
     def export_playground_dialog(self) -> None:
         target, _ = QFileDialog.getSaveFileName(self, "Save GIF", str(Path.home() / "playground.gif"), "GIF (*.gif)")
         if target:
-            self.export_playground(target)
+            self.export_playground(target, wait=False)
 
-    def export_playground(self, target: str | Path, fps: float = 20) -> bool:
+    def export_playground(self, target: str | Path, fps: float = 20, wait: bool = True) -> bool:
         """The playground's reverse run as a GIF (about 60 frames, a few trajectories); on failure say why."""
-        return self._write(self.playground.export_frames, target, False, fps)
+        return self._write(self.playground.export_frames, target, False, fps, wait)
 
     def export(
         self,
@@ -527,41 +577,58 @@ class MainWindow(QMainWindow):
         stride: int = 1,
         scale: int = 1,
         label: bool = True,
+        wait: bool = True,
     ) -> bool:
         """Write the reverse run or the forward scrub; on failure say why (no partial file is left)."""
         if reverse:
-            record = self.reverse.record
+            record, view = self.reverse.record, self.reverse.current_view()  # read here, on the GUI thread
 
             def pictures():
                 return reverse_pictures(
                     record.frames.snapshot(),
                     record.spec.model.schedule,
                     content=content,
-                    view=self.reverse.current_view(),
+                    view=view,
                     x0=record.x0,
                     stride=stride,
                     scale=scale,
                     label=label,
                 )
         else:
+            schedule, working, seed = self.state.schedule, self.state.working, self.state.seed
 
             def pictures():
-                return forward_pictures(self.state.schedule, self.state.working, self.state.seed, stride, scale, label)
+                return forward_pictures(schedule, working, seed, stride, scale, label)
 
-        return self._write(pictures, target, pngs, fps)
+        return self._write(pictures, target, pngs, fps, wait)
 
-    def _write(self, make_pictures, target: str | Path, pngs: bool, fps: float) -> bool:
-        """Every export's last step: compose, write as GIF or PNG frames, say what happened."""
-        try:
+    def _write(self, make_pictures, target: str | Path, pngs: bool, fps: float, wait: bool = True) -> bool:
+        """Every export's last step: compose, write as GIF or PNG frames, say what happened.
+
+        ``wait=False`` (the menus) does it on the files worker and reports when done; the return value
+        then only says it started.
+        """
+
+        def write(_job=None) -> int:
             pictures = make_pictures()
             if pngs:
                 write_pngs(pictures, target)
             else:
                 write_gif(pictures, target, fps)
+            return len(pictures)
+
+        def done(count: int) -> None:
+            self.show_message(f"Exported {count} frames to {target}", error=False)
+
+        if not wait:
+            self._in_background(f"exporting to {Path(str(target)).name}…", write, done)
+            return True
+        try:
+            count = write()
         except DiffusionVizError as exc:
             self.show_message(str(exc))
             return False
-        self.show_message(f"Exported {len(pictures)} frames to {target}", error=False)
+        done(count)
         return True
 
     # -- window life ---------------------------------------------------------------------------
@@ -580,6 +647,7 @@ class MainWindow(QMainWindow):
                 splitter.restoreState(state)
 
     def closeEvent(self, event) -> None:
+        self.files_worker.shutdown(timeout=30.0)  # an export in progress finishes its file
         self.reverse.shutdown()
         self.compare.shutdown()
         self.invert.shutdown()

@@ -343,3 +343,19 @@ def test_the_layout_holds_still_when_the_sampler_changes_or_a_message_appears(wi
     assert window.banner.isVisible()
     after = (panel.view_xt.geometry(), window.top_split.sizes(), window.main_split.sizes())
     assert after == before
+
+
+def test_models_load_and_exports_write_off_the_gui_thread(window, qtbot, model_dir, tmp_path):
+    old = window.model
+    with qtbot.waitSignal(window.files_worker.finished, timeout=20000):
+        job = window.open_model_in_background(model_dir)
+    assert job and window.model is not old and window.model.path == model_dir
+    assert not window.busy_bar.isVisibleTo(window)
+    out = tmp_path / "scrub.gif"
+    with qtbot.waitSignal(window.files_worker.finished, timeout=20000):
+        assert window.export(out, reverse=False, stride=25, wait=False)
+    assert out.is_file() and "Exported 5 frames" in window.banner.text()
+    with qtbot.waitSignal(window.files_worker.failed, timeout=20000):
+        window.open_model_in_background(tmp_path / "missing")
+    qtbot.waitUntil(lambda: "does not exist" in window.banner.text(), timeout=5000)
+    assert window.model.path == model_dir  # the old model stays
