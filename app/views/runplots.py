@@ -98,6 +98,7 @@ class RunPlots(QWidget):
         self.vlb_curve.setData([], [])
         self.vlb_plot.setTitle(text, size="9pt")
         self.vlb_plot.setXRange(0, self.T, padding=0.02)
+        self.vlb_plot.setYRange(-6, 1, padding=0)  # log10 bits/dim: an empty plot keeps sensible ticks
 
     def show_bound(self, terms: np.ndarray, prior: float) -> None:
         """Draw L_0 … L_{T−1} at the paper's t = 1 … T (L_{t−1} is drawn at t) and L_T in the title."""
