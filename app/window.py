@@ -76,6 +76,7 @@ class MainWindow(QMainWindow):
         self.plots.t_requested.connect(self.state.set_t)
         self.run_plots = RunPlots()
         self.reverse.run_started.connect(self.run_plots.set_record)
+        self.reverse.run_cleared.connect(self.run_plots.clear_run)
         self.reverse.frame_shown.connect(self.run_plots.show_frame)
         self.reverse.run_finished.connect(lambda *_: self.run_plots.refresh())
         self.bound_worker = Worker("bound", self)

@@ -438,7 +438,7 @@ def train_toy(
     generator : torch.Generator, optional
         Draws the initial weights, the batches, t and ε.
     progress : callable, optional
-        ``progress(step, steps, loss) -> bool``, called every 50 steps and after the last; returning False
+        ``progress(step, steps, loss) -> bool``, called after the first step, every 50 steps and after the last; returning False
         stops training and the model as it is is returned.
     model : ToyMLP, optional
         The network to train (its ``prediction`` must match); by default a fresh one of :data:`DEFAULT_TRAIN`'s
@@ -475,7 +475,11 @@ def train_toy(
         optimiser.step()
         schedule_lr.step()
         losses.append(loss.item())
-        if progress is not None and (step % 50 == 0 or step == steps) and progress(step, steps, losses[-1]) is False:
+        if (
+            progress is not None
+            and (step == 1 or step % 50 == 0 or step == steps)
+            and progress(step, steps, losses[-1]) is False
+        ):
             break
     return model.eval(), losses
 

@@ -244,8 +244,24 @@ def test_invert_takes_the_image_to_x_T_and_back_with_its_psnr(window, qtbot):
     panel.steps.setValue(10)
     with qtbot.waitSignal(panel.worker.finished, timeout=30000):
         panel.start()
-    qtbot.waitUntil(lambda: "PSNR" in panel.result.text(), timeout=5000)
+    assert "PSNR" not in panel.result.text()  # the animation has not reached the end: no spoiler
+    panel.player.seek(len(panel.items) - 1)
     frames = panel.items.snapshot()
     assert [f.phase for f in frames].count("invert") == 10 and frames[-1].psnr is not None
     assert f"{frames[-1].psnr:.2f}" in panel.result.text()
     assert "η = 0" in panel.findChildren(type(panel.result))[-1].text()
+
+
+def test_changing_a_setting_after_a_run_leaves_nothing_of_the_old_run_on_show(window, qtbot):
+    panel = window.reverse
+    with qtbot.waitSignal(panel.run_finished, timeout=20000):
+        panel.start()
+    panel.seek(10)
+    window.run_plots.refresh()
+    xs, _ = window.run_plots.eps_curve.getData()
+    assert xs is not None and len(xs) > 0
+    panel.sampler.setCurrentIndex(panel.sampler.findData("ddim"))
+    assert panel.record is None and panel.timeline.total == 0
+    assert "Settings changed" in panel.status.text() and "the start" in panel.view_xt.caption
+    xs, _ = window.run_plots.eps_curve.getData()
+    assert xs is None or len(xs) == 0

@@ -148,7 +148,7 @@ def test_training_stops_when_progress_says_so(gen):
         return step < 100
 
     model, losses = train_toy(make_dataset("8gaussians", 500, gen), SCHEDULE, "v", 1000, 64, 1e-3, gen, progress)
-    assert calls == [(50, 1000), (100, 1000)]
+    assert calls == [(1, 1000), (50, 1000), (100, 1000)]
     assert len(losses) == 100 and model.prediction == "v" and not model.training
 
 

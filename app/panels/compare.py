@@ -121,6 +121,7 @@ class ComparePanel(QWidget):
         self.run_button.clicked.connect(self.start)
         self.stop_button = QPushButton("Stop")
         self.stop_button.clicked.connect(self.worker.cancel)
+        self.stop_button.setEnabled(False)
         options = QHBoxLayout()
         for w in (QLabel("Start"), self.start_from, self.seed, QLabel("Show"), self.show_what):
             options.addWidget(w)
@@ -231,6 +232,7 @@ class ComparePanel(QWidget):
             v.set_caption(names[i] if i < len(names) else "")
             v.setVisible(i < len(names))  # as many columns as runs: two runs get bigger pictures
         self._job = self.worker.submit(job)
+        self.stop_button.setEnabled(True)
         self.player.start(items, lambda: self.worker.busy)
         self.status.setText("computing… (the runs advance by fraction of their own run)")
         return self._job
@@ -249,11 +251,13 @@ class ComparePanel(QWidget):
             view.setToolTip(self.titles[i] if i < len(self.titles) else "")
 
     def _finished(self, job_id: int, result) -> None:
+        self.stop_button.setEnabled(self.worker.busy)
         if job_id == self._job:
             done = "done" if result else "stopped"
             self.status.setText(f"{done}: scrub the timeline, or export the comparison as a GIF")
 
     def _failed(self, job_id: int, message: str) -> None:
+        self.stop_button.setEnabled(self.worker.busy)
         if job_id == self._job:
             self.status.setText("the comparison stopped")
             self.message.emit(message)

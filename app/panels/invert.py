@@ -79,11 +79,16 @@ class InvertPanel(QWidget):
         self.view_back.set_image(None)
         self.view_back.set_caption("decoded back: when the path is computed")
         self.result.setText("inverting…")
+        self.view_x0.set_image(None)
         self._job = self.worker.submit(job)
         self.player.start(items, lambda: self.worker.busy)
         return self._job
 
     def _show(self, frame: InversionFrame, index: int) -> None:
+        if frame.reconstruction is not None:  # the round trip's end, reached by the animation: now the result
+            self.view_back.set_image(tensor_to_images(frame.reconstruction))
+            self.view_back.set_caption(f"decoded back: PSNR {frame.psnr:.1f} dB")
+            self.result.setText(f"reconstruction PSNR {frame.psnr:.2f} dB (x₀ → x_T → x₀)")
         self.view_x0.set_image(tensor_to_images(frame.x0))
         noisy = frame.phase == "invert" and frame.n == frame.num_steps
         self.view_path.set_image(noise_to_uint8(frame.x) if noisy else tensor_to_images(frame.x))
@@ -91,11 +96,8 @@ class InvertPanel(QWidget):
         self.view_path.set_caption(f"{arrow}: x_t at t = {frame.t}" + ("  (x_T, shown ±3σ)" if noisy else ""))
 
     def _finished(self, job_id: int, last) -> None:
-        if job_id != self._job or last is None:
-            return
-        self.view_back.set_image(tensor_to_images(last.reconstruction))
-        self.view_back.set_caption(f"decoded back: PSNR {last.psnr:.1f} dB")
-        self.result.setText(f"reconstruction PSNR {last.psnr:.2f} dB")
+        if job_id == self._job and last is not None and "PSNR" not in self.result.text():
+            self.result.setText("computed: the result shows when the animation gets there (or press End)")
 
     def _failed(self, job_id: int, message: str) -> None:
         if job_id == self._job:

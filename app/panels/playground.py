@@ -130,8 +130,8 @@ class PlaygroundPanel(QWidget):
         self.train_button.clicked.connect(self.train)
         self.train_progress = QProgressBar()
         self.loss_plot = pg.PlotWidget()
-        self.loss_plot.setTitle("training loss", size="8pt")
-        self.loss_plot.setLogMode(False, True)
+        self.loss_plot.setTitle("training loss (mean of the last 50 steps)", size="8pt")
+        self.loss_plot.setYRange(0, 1.2)
         self.loss_plot.setMaximumHeight(140)
         self.loss_plot.setMouseEnabled(False, False)
         self.loss_curve = self.loss_plot.plot(pen=pg.mkPen((31, 119, 180), width=1))
@@ -328,8 +328,12 @@ class PlaygroundPanel(QWidget):
         def job(handle):
             gen = torch.Generator().manual_seed(seed)
 
+            recent: list[float] = []
+
             def progress(step, total, loss):
-                losses.append(loss)
+                recent.append(loss)
+                del recent[:-8]  # reports come every 50 steps: the curve is their running mean
+                losses.append((step, sum(recent) / len(recent)))
                 return handle.report(step, total)
 
             with one_thread():
@@ -404,8 +408,10 @@ class PlaygroundPanel(QWidget):
         if job_id != self._job or self._job_kind != "train":
             return
         self.train_progress.setValue(done)
-        self.loss_curve.setData(np.arange(1, len(self.losses) + 1) * 50, np.asarray(self.losses))
-        self.status.setText(f"training… step {done}/{total}, loss {self.losses[-1]:.3f}")
+        steps, values = zip(*self.losses, strict=True)
+        self.loss_curve.setData(np.asarray(steps), np.asarray(values))
+        self.loss_plot.setYRange(0, max(values) * 1.1)
+        self.status.setText(f"training… step {done}/{total}, loss {values[-1]:.3f}")
 
     def _finished(self, job_id: int, result) -> None:
         if job_id != self._job or result is None:

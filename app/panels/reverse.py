@@ -58,6 +58,7 @@ class ReversePanel(QWidget):
     run_started = Signal(object)
     run_finished = Signal(int, bool)
     frame_shown = Signal(object)
+    run_cleared = Signal()
 
     def __init__(self, state: ViewState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -247,9 +248,20 @@ class ReversePanel(QWidget):
         self.eta.setEnabled(ddim)
         from_noise = self.start_from.currentText() == START_NOISE
         self.note.setText(explain_start(self.model, from_noise, self.state.image is not None, self.start_index()))
-        if self.record is None or self._record_key != self._settings_key():
+        if self.record is not None and self._record_key != self._settings_key():
+            self._drop_record()  # the settings describe another run now: nothing of the old one stays on show
+        if self.record is None:
             self._show_start()
         self._update_buttons()
+
+    def _drop_record(self) -> None:
+        self.worker.cancel()
+        self.playback.pause()
+        self.playback.reset(0, playing=False)
+        self.record, self._record_key = None, None
+        self.timeline.set_state(0, 0, 0)
+        self.status.setText("Settings changed: press Play for a run with them.")
+        self.run_cleared.emit()
 
     def _show_start(self) -> None:
         """Before a run, the x_t view shows where the chain would start, so the panel is never blank."""
@@ -422,7 +434,8 @@ class ReversePanel(QWidget):
         if record.x0 is not None:
             truth = views.truth(schedule, frame, view, record.x0)
             self.view_truth.set_image(views.to_picture(schedule, frame, view, truth))
-            self.view_truth.set_caption(f"{views.TRUTH_NAMES[view]}{scale}")
+            nothing = frame.final and view != "x0"
+            self.view_truth.set_caption("nothing left to predict" if nothing else f"{views.TRUTH_NAMES[view]}{scale}")
         else:
             final = record.frames[-1] if record.done else None
             self.view_truth.set_image(None if final is None else tensor_to_images(final.x_t))
@@ -443,7 +456,8 @@ class ReversePanel(QWidget):
             computing += " (stopped)"
         fps = self.playback.fps
         pace = "as computed" if fps is None else f"{fps:.0f} frames/s"
-        self.status.setText(f"frame {index + 1}/{total}   {where}   ·   {computing}   ·   playing at {pace}")
+        pace = f"playing at {pace}" if self.playback.playing else "paused"
+        self.status.setText(f"frame {index + 1}/{total}   {where}   ·   {computing}   ·   {pace}")
 
     # -- worker --------------------------------------------------------------------------------
 

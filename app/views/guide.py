@@ -55,6 +55,34 @@ x<sub>t</sub> = √ᾱ<sub>t</sub> x<sub>0</sub> + √(1−ᾱ<sub>t</sub>) ε f
 at the pace you choose, so a 10-step and a 1000-step run are both watchable.</li>
 </ul>
 
+<h3>Compare runs — are the steps fixed?</h3>
+<ul>
+<li>Up to four runs leave <b>one</b> x<sub>T</sub> (the same seed) or the same noised image. DDPM takes every one of the
+T steps; DDIM (non-Markovian) visits any subset, deterministic at η = 0. The runs advance by fraction of their own
+run, so all arrive together: DDPM-1000, DDIM-50 and DDIM-10 from one x<sub>T</sub> end on different, or the same, pictures.</li>
+<li><b>The ideal denoiser</b> of a finite set of pictures is the exact minimiser of the DDPM loss:
+x̂<sub>0</sub> = E[x<sub>0</sub> | x<sub>t</sub>] = Σ<sub>i</sub> w<sub>i</sub> x<sub>i</sub>, w = softmax<sub>i</sub>(−‖x<sub>t</sub> − √ᾱ<sub>t</sub> x<sub>i</sub>‖² / 2(1−ᾱ<sub>t</sub>)).
+Its chain always lands on a training picture: it memorises. Beside it, the trained network shows how much it
+generalises instead.</li>
+</ul>
+
+<h3>DDIM inversion</h3>
+<p>With η = 0 a DDIM step is deterministic, so it can be run upwards: keep x̂<sub>0</sub> and ε̂ and move to the next ᾱ
+(Eq. 12 reversed). x<sub>0</sub> → x<sub>T</sub> → x<sub>0</sub> comes back as well as the model's predictions agree along the
+path; the PSNR says how well. Inversion is always η = 0, whatever the reverse panel's sampler.</p>
+
+<h3>2-D playground — scores, SDE against ODE, Langevin</h3>
+<ul>
+<li>In two dimensions the score ∇ log q<sub>t</sub>(x) can be seen: the arrows. Predicting ε is estimating it,
+s<sub>θ</sub> = −ε̂/√(1−ᾱ<sub>t</sub>). Train an MLP on moons, a spiral, your image's ink or points you draw, in seconds;
+try ε, x<sub>0</sub> and v targets.</li>
+<li><b>DDPM</b> is a stochastic path (the reverse SDE): jagged trajectories. <b>DDIM η = 0</b> follows the
+probability-flow ODE: smooth paths, the same end for the same start. <b>Annealed Langevin</b> (NCSN, Song &amp; Ermon
+2019) walks x ← x + (α/2) s<sub>θ</sub> + √α z at a ladder of noise levels.</li>
+<li>For the Gaussian mixture the exact score is known: use it as the model, or draw it (orange) over the learned
+one with a map of their relative error.</li>
+</ul>
+
 <h3>Plots</h3>
 <ul>
 <li>ᾱ<sub>t</sub>, β<sub>t</sub>, β̃<sub>t</sub> = (1−ᾱ<sub>t−1</sub>)/(1−ᾱ<sub>t</sub>) · β<sub>t</sub> (Eq. 7) and log SNR, with the cursor at t.</li>

@@ -71,5 +71,6 @@ class ImageView(QWidget):
             painter.drawText(area, Qt.AlignmentFlag.AlignCenter, "—")
         painter.setPen(self.palette().windowText().color())
         # The caption sits just above the picture, wherever the picture ends up.
-        painter.drawText(QRect(0, top - caption_h, self.width(), caption_h), Qt.AlignmentFlag.AlignCenter, self.caption)
+        caption = self.fontMetrics().elidedText(self.caption, Qt.TextElideMode.ElideRight, self.width() - 4)
+        painter.drawText(QRect(0, top - caption_h, self.width(), caption_h), Qt.AlignmentFlag.AlignCenter, caption)
         painter.end()

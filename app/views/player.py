@@ -64,6 +64,7 @@ class Player(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(16)
         self._timer.timeout.connect(self._tick)
+        self._buttons()
 
     def bar(self) -> QHBoxLayout:
         row = QHBoxLayout()
@@ -121,4 +122,5 @@ class Player(QObject):
 
     def _buttons(self) -> None:
         self.play_button.setText("Pause" if self.playback.playing else "Play")
-        self.timeline.setEnabled(self.items is not None)
+        for w in (self.timeline, self.play_button, self.step_button):
+            w.setEnabled(self.items is not None)

@@ -68,6 +68,13 @@ class RunPlots(QWidget):
         )
         self.refresh()
 
+    def clear_run(self) -> None:
+        """The reverse panel's settings changed: its run is gone, so are its curves."""
+        self.record = None
+        for curve in (self.eps_curve, self.x0_curve):
+            curve.setData([], [])
+        self.error_plot.setTitle("error (press Play)", size="9pt")
+
     def show_frame(self, frame: Frame) -> None:
         with QSignalBlocker(self.run_cursor):
             self.run_cursor.setValue(frame.t)

@@ -16,7 +16,8 @@ from core.imaging.scaling import NOISE_SHOWN_SIGMAS, noise_to_uint8, tensor_to_i
 from core.runs.chain import Frame
 
 VIEWS = ("x0", "eps", "v", "score")
-VIEW_NAMES = {"x0": "x̂₀", "eps": "ε̂", "v": "v̂", "score": "score s_θ"}
+# Spelled out as well as hatted: a combining hat renders poorly in some fonts, and x̂₀ beside x₀ must not be misread.
+VIEW_NAMES = {"x0": "predicted x̂₀", "eps": "predicted ε̂", "v": "predicted v̂", "score": "score s_θ = −ε̂/√(1−ᾱ_t)"}
 TRUTH_NAMES = {"x0": "x₀ (the truth)", "eps": "ε_true", "v": "v_true", "score": "true score"}
 NATIVE = {"eps": "eps", "x0": "x0", "v": "v"}  # a model's prediction type → its own view
 
