@@ -265,7 +265,7 @@ class ReversePanel(QWidget):
 
     def _show_start(self) -> None:
         """Before a run, the x_t view shows where the chain would start, so the panel is never blank."""
-        if self.worker.busy or self.model is None:
+        if self.model is None:
             return
         index = self.start_index()
         if index is not None and index < 0:
