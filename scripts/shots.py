@@ -59,8 +59,9 @@ def shot_reverse(app, w):
 def shot_compare(app, w):
     w.right_tabs.setCurrentWidget(w.compare)
     w.compare.start()
-    wait(app, 4.0)
-    w.compare.player.toggle()
+    wait(app, 120, until=lambda: not w.compare.worker.busy)
+    w.compare.player.playback.pause()
+    w.compare.player.seek(len(w.compare.ticks()) * 4 // 5)  # 80 % of the way: the pictures emerge
     wait(app, 0.5)
 
 
