@@ -204,9 +204,36 @@ def bench_reverse(app, quick, model):
     panel.close()
 
 
+def longest_stall(start, seconds: float) -> float:
+    """Call ``start()``, run the event loop for ``seconds``, return the GUI thread's longest stall.
+
+    A 5 ms probe timer notes how late each of its ticks is; the first few (start-up) are left out.
+    """
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    lateness, last = [], [time.perf_counter()]
+    probe = QTimer()
+    probe.setInterval(5)
+
+    def tick():
+        now = time.perf_counter()
+        lateness.append(now - last[0] - 0.005)
+        last[0] = now
+
+    probe.timeout.connect(tick)
+    done = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), done.quit)
+    start()
+    last[0] = time.perf_counter()
+    probe.start()
+    done.exec()
+    probe.stop()
+    return max(lateness[3:]) if len(lateness) > 3 else 0.0
+
+
 def bench_playback(app, quick, model):
     """Playing a recorded 1000-step run at 60 frames/s: the GUI thread's longest stall."""
-    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtCore import QEventLoop
 
     from app.panels.reverse import ReversePanel
     from app.state import ViewState
@@ -224,26 +251,8 @@ def bench_playback(app, quick, model):
     panel.start(paused=True)
     loop.exec()  # the whole run recorded first
     panel.playback.speed = 60 * 8.0 / panel.record.total_frames  # 60 frames/s
-    lateness, last = [], [time.perf_counter()]
-    probe = QTimer()
-    probe.setInterval(5)
-
-    def tick():
-        now = time.perf_counter()
-        lateness.append(now - last[0] - 0.005)
-        last[0] = now
-
-    probe.timeout.connect(tick)
-    seconds = 3 if quick else 8
-    done = QEventLoop()
-    QTimer.singleShot(int(seconds * 1000), done.quit)
     panel.seek(0)
-    last[0] = time.perf_counter()
-    probe.start()
-    panel.toggle_play()
-    done.exec()
-    probe.stop()
-    stall = max(lateness[3:]) if len(lateness) > 3 else 0.0
+    stall = longest_stall(panel.toggle_play, 3 if quick else 8)
     fps = panel.playback.fps
     row(
         f"7. playback of recorded frames at {fps:.0f} frames/s: GUI thread's longest stall",
@@ -350,7 +359,7 @@ def bench_ideal(quick):
 
 def bench_playground(app, quick):
     """The 2-D playground: time to a good fit, and the GUI thread while 5 000 particles and the arrows animate."""
-    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtCore import QEventLoop
 
     from app.panels.playground import N_POINTS, PlaygroundPanel
     from app.state import ViewState
@@ -393,27 +402,9 @@ def bench_playground(app, quick):
     panel.trainer.finished.connect(lambda *_: loop.quit())
     panel.sample()
     loop.exec()
-    lateness, last, shown = [], [time.perf_counter()], []
-    probe = QTimer()
-    probe.setInterval(5)
-
-    def tick():
-        now = time.perf_counter()
-        lateness.append(now - last[0] - 0.005)
-        last[0] = now
-        shown.append(panel.player.playback.position)
-
-    probe.timeout.connect(tick)
-    done = QEventLoop()
-    QTimer.singleShot(3000 if quick else 6000, done.quit)
     panel.player.seek(0)
     panel.player.playback.speed = 30 * 8.0 / panel.frames.total  # 30 frames/s
-    panel.player.toggle()
-    last[0] = time.perf_counter()
-    probe.start()
-    done.exec()
-    probe.stop()
-    stall = max(lateness[3:]) if len(lateness) > 3 else 0.0
+    stall = longest_stall(panel.player.toggle, 3 if quick else 6)
     row(
         f"12. playground: {N_POINTS} particles + arrows at 30 frames/s, GUI thread's longest stall",
         stall,
