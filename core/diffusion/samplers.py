@@ -440,6 +440,38 @@ def ddim_invert_loop(
         x = x_next
 
 
+def ddim_round_trip(
+    model: ModelFn,
+    schedule: NoiseSchedule,
+    x0: torch.Tensor,
+    num_steps: int = 50,
+    prediction: str = "eps",
+    *,
+    spacing: str = DEFAULT_SPACING,
+    t_end: int | None = None,
+) -> Iterator[InversionStep | SamplerStep]:
+    """Every step of a DDIM round trip: up by :func:`ddim_invert_loop`, then down again by deterministic,
+    unclipped :func:`ddim_loop` on the same indices (an :class:`InversionStep`, then a :class:`SamplerStep` each)."""
+    inverted = None
+    for inverted in ddim_invert_loop(
+        model, schedule, x0, num_steps=num_steps, spacing=spacing, prediction=prediction, t_end=t_end
+    ):
+        yield inverted
+    if inverted is None:
+        raise ValueError("the inversion produced no step")
+    yield from ddim_loop(
+        model,
+        schedule,
+        inverted.x_next,
+        num_steps=num_steps,
+        eta=0.0,
+        spacing=spacing,
+        t_start=inverted.t_next,
+        prediction=prediction,
+        clip_x0=False,
+    )
+
+
 def invert_and_reconstruct(
     model: ModelFn,
     schedule: NoiseSchedule,
@@ -450,30 +482,14 @@ def invert_and_reconstruct(
     spacing: str = DEFAULT_SPACING,
     t_end: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """DDIM-invert ``x0`` and decode the result again with deterministic, unclipped DDIM.
+    """DDIM-invert ``x0`` and decode the result again (:func:`ddim_round_trip`).
 
     Returns ``(x_T, reconstruction)``; ``x_T`` lives at ``t_end`` (default T−1). How far the
     reconstruction is from ``x0`` (e.g. :func:`core.imaging.scaling.psnr`) measures the error of
     the inversion's approximation ε̂(x_t, t) ≈ ε̂(x_{t_next}, t_next) for this model.
     """
-    inverted = None
-    for inverted in ddim_invert_loop(  # noqa: B007 - only the last step is wanted
-        model, schedule, x0, num_steps=num_steps, spacing=spacing, prediction=prediction, t_end=t_end
-    ):
-        pass
-    if inverted is None:
-        raise ValueError("the inversion produced no step")
-    decoded = final_step(
-        ddim_loop(
-            model,
-            schedule,
-            inverted.x_next,
-            num_steps=num_steps,
-            eta=0.0,
-            spacing=spacing,
-            t_start=inverted.t_next,
-            prediction=prediction,
-            clip_x0=False,
-        )
-    )
-    return inverted.x_next, decoded.x_prev
+    x_T = last = None
+    for last in ddim_round_trip(model, schedule, x0, num_steps, prediction, spacing=spacing, t_end=t_end):
+        if isinstance(last, InversionStep):
+            x_T = last.x_next
+    return x_T, last.x_prev

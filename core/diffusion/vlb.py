@@ -59,24 +59,33 @@ def vlb_term_bpd(
     model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     schedule: NoiseSchedule,
     x0: torch.Tensor,
-    t: int,
+    t: int | torch.Tensor,
     noise: torch.Tensor,
     prediction: str = "eps",
     variance: str = "fixed_small",
 ) -> torch.Tensor:
     """The bound's term at array index t, in bits/dim per image.
 
-    Index t > 0 is KL(q(x_{t−1}|x_t,x_0) ‖ p_θ(x_{t−1}|x_t)); index 0 is the decoder NLL L_0.
+    Index t > 0 is KL(q(x_{t−1}|x_t,x_0) ‖ p_θ(x_{t−1}|x_t)); index 0 is the decoder NLL L_0. ``t`` is one
+    index for the batch or a tensor of per-sample indices (then each row gets the term of its own t).
     """
+    per_sample = isinstance(t, torch.Tensor)
+    t_batch = t.to(x0.device) if per_sample else torch.full((x0.shape[0],), t, device=x0.device, dtype=torch.long)
     x_t = q_sample(schedule, x0, t, noise)
-    t_batch = torch.full((x0.shape[0],), t, device=x0.device, dtype=torch.long)
     out = model(x_t, t_batch)
     (mean, _, _), _, log_var = p_mean_variance(schedule, x_t, t, out, prediction, variance)
-    if t == 0:
-        nll = -discretized_gaussian_log_likelihood(x0, mean, 0.5 * log_var.expand_as(x0))
-        return _mean_flat(nll) / LOG2
-    true_mean, _, true_log_var = q_posterior_mean_variance(schedule, x0, x_t, t)
-    return _mean_flat(normal_kl(true_mean, true_log_var, mean, log_var.expand_as(x0))) / LOG2
+    log_var = log_var.expand_as(x0)
+
+    def decoder() -> torch.Tensor:  # L_0, Eq. (13)
+        return _mean_flat(-discretized_gaussian_log_likelihood(x0, mean, 0.5 * log_var)) / LOG2
+
+    def kl() -> torch.Tensor:  # L_{t−1}
+        true_mean, _, true_log_var = q_posterior_mean_variance(schedule, x0, x_t, t)
+        return _mean_flat(normal_kl(true_mean, true_log_var, mean, log_var)) / LOG2
+
+    if not per_sample:
+        return decoder() if t == 0 else kl()
+    return torch.where(t_batch == 0, decoder(), kl())
 
 
 def vlb_terms_bpd(
@@ -162,13 +171,7 @@ def vlb_terms_batched(
             t = torch.arange(start, min(start + batch_size, T), device=x0.device)
             noise = torch.cat([randn(x0.shape, generator, x0.device, x0.dtype) for _ in range(len(t))])
             x0s = x0.expand(len(t), *x0.shape[1:])
-            x_t = q_sample(schedule, x0s, t, noise)
-            out = model(x_t, t)
-            (mean, _, _), _, log_var = p_mean_variance(schedule, x_t, t, out, prediction, variance)
-            true_mean, _, true_log_var = q_posterior_mean_variance(schedule, x0s, x_t, t)
-            kl = _mean_flat(normal_kl(true_mean, true_log_var, mean, log_var.expand_as(x0s))) / LOG2
-            decoder = -discretized_gaussian_log_likelihood(x0s, mean, 0.5 * log_var.expand_as(x0s))
-            terms.append(torch.where(t == 0, _mean_flat(decoder) / LOG2, kl))
+            terms.append(vlb_term_bpd(model, schedule, x0s, t, noise, prediction, variance))
             if progress is not None and progress(min(start + batch_size, T), T) is False:
                 return None
     return torch.cat(terms)

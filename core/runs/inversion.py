@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core.diffusion.samplers import ddim_invert_loop, ddim_loop
+from core.diffusion.samplers import InversionStep, ddim_round_trip
 from core.diffusion.schedules import paper_t_from_index
 from core.imaging.scaling import psnr
 from core.models.checkpoint import LoadedModel
@@ -38,19 +38,17 @@ class InversionFrame:
 def inversion_frames(model: LoadedModel, image: np.ndarray, steps: int = 50) -> Iterator[InversionFrame]:
     """Frames up from x_0 to x_T (``steps`` DDIM steps), then down again; the last carries the PSNR."""
     x0 = model_x0(model, image).to(model.device)
-    schedule, clean = model.schedule, x0[0].float().cpu()
-    x = x0
-    for step in ddim_invert_loop(model, schedule, x0, num_steps=steps, prediction=model.prediction):
-        x = step.x_next
-        if not bool(torch.isfinite(x).all()):
-            raise NonFiniteOutput(f"the inversion produced NaN or ∞ at t = {paper_t_from_index(step.t_next)}")
-        yield InversionFrame("invert", step.n + 1, step.num_steps, paper_t_from_index(step.t_next), _cpu(x), clean)
-    top = step.t_next
+    clean = _cpu(x0)
     last = None
-    for last in ddim_loop(
-        model, schedule, x, num_steps=steps, eta=0.0, t_start=top, prediction=model.prediction, clip_x0=False
-    ):
-        yield InversionFrame("decode", last.n, last.num_steps, paper_t_from_index(last.t), _cpu(last.x_t), clean)
+    for step in ddim_round_trip(model, model.schedule, x0, steps, model.prediction):
+        if isinstance(step, InversionStep):
+            if not bool(torch.isfinite(step.x_next).all()):
+                raise NonFiniteOutput(f"the inversion produced NaN or ∞ at t = {paper_t_from_index(step.t_next)}")
+            t = paper_t_from_index(step.t_next)
+            yield InversionFrame("invert", step.n + 1, step.num_steps, t, _cpu(step.x_next), clean)
+        else:
+            last = step
+            yield InversionFrame("decode", step.n, step.num_steps, paper_t_from_index(step.t), _cpu(step.x_t), clean)
     reconstruction = _cpu(last.x_prev)
     yield InversionFrame(
         "decode", last.num_steps, last.num_steps, 0, reconstruction, clean, reconstruction, psnr(reconstruction, clean)

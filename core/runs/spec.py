@@ -42,10 +42,6 @@ class RunSpec:
             return self.start_index + 1
         return len(ddim_timesteps(self.start_index + 1, min(self.config.steps, self.start_index + 1)))
 
-    @property
-    def from_image(self) -> bool:
-        return self.image is not None
-
 
 def explain_start(model: LoadedModel | None, from_noise: bool, has_image: bool, start_index: int | None) -> str:
     """The sentence under the reverse panel: where a run with these settings would start.
