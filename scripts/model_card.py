@@ -1,4 +1,4 @@
-"""Write MODEL_CARD.md, samples.png and nearest_neighbours.png for a trained emoji model folder.
+"""Write MODEL_CARD.md, evaluation.json and the sample and nearest-neighbour grids for a trained emoji model folder.
 
 Usage: .venv/bin/python scripts/model_card.py MODEL_DIR "EXACT TRAIN COMMAND" [PREVIOUS_MODEL_DIR]
 
@@ -20,24 +20,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from core.diffusion.samplers import SamplerConfig  # noqa: E402
 from core.imaging.grid import save_grid  # noqa: E402
 from core.models.checkpoint import load_model  # noqa: E402
-from core.training.data import load_dataset, split_holdout  # noqa: E402
-from core.training.evaluate import evaluate_bpd, sample_grid_images  # noqa: E402
+from core.training.data import emoji_groups, load_dataset, split_holdout  # noqa: E402
+from core.training.evaluate import (  # noqa: E402
+    evaluate_bpd,
+    heldout_neighbour_distances,
+    nearest_training,
+    sample_grid_images,
+)
+
+# How samples are drawn for the distance rows: the window's default (Play from pure noise) and the
+# `sample` command's default.
+SAMPLERS = {
+    "window's DDPM, every step": SamplerConfig(sampler="ddpm", seed=0),
+    "`sample`'s DDIM 50, η = 0": SamplerConfig(sampler="ddim", steps=50, seed=0),
+}
+HAND_WRITTEN = "<!-- Hand-written below this line; scripts/model_card.py keeps it. -->"
 
 
-def nearest_neighbours(samples: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each sample, the index of and L2 distance (per pixel, 0..255) to the closest training image."""
-    s = samples.reshape(len(samples), -1).astype(np.float32)
-    t = train.reshape(len(train), -1).astype(np.float32)
-    d2 = (s**2).sum(1)[:, None] + (t**2).sum(1)[None] - 2 * s @ t.T
-    idx = d2.argmin(1)
-    return idx, np.sqrt(np.maximum(d2[np.arange(len(s)), idx], 0) / s.shape[1])
-
-
-def nn_stats(model, train: np.ndarray, n: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(samples, nearest training index, RMS distance) for n DDIM-50 samples of seed 0."""
-    samples = sample_grid_images(model, SamplerConfig(sampler="ddim", steps=50, seed=0), n)
-    idx, dist = nearest_neighbours(samples, train)
-    return samples, idx, dist
+def nn_stats(model, train: np.ndarray, n: int = 64) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per sampler: (samples, nearest training index, RMS distance) for n samples of seed 0."""
+    out = {}
+    for name, config in SAMPLERS.items():
+        samples = sample_grid_images(model, config, n)
+        out[name] = (samples, *nearest_training(samples, train))
+        print(f"{name}: median NN {np.median(out[name][2]):.1f}", flush=True)
+    return out
 
 
 def main() -> None:
@@ -46,6 +53,7 @@ def main() -> None:
     model = load_model(folder, device="cpu")
     prov = model.config["provenance"]
     data = load_dataset("emoji", model.image_size)
+    groups = emoji_groups()
     train_idx, held_idx = split_holdout(len(data), prov["holdout_fraction"], seed=prov["holdout_seed"])
     train, held = data[train_idx], data[held_idx]
 
@@ -54,31 +62,41 @@ def main() -> None:
     eval_s = time.perf_counter() - t0
     print(f"bits/dim {bpd}", flush=True)
 
-    samples, idx, dist = nn_stats(model, train)
-    save_grid(samples, folder / "samples.png", columns=8, scale=3)
+    stats = nn_stats(model, train)
+    window_name, sample_name = SAMPLERS
+    ddim_samples = stats[sample_name][0]
+    save_grid(ddim_samples, folder / "samples.png", columns=8, scale=3)
+    save_grid(stats[window_name][0], folder / "samples_ddpm.png", columns=8, scale=3)
+    samples, idx, dist = stats[window_name]
     pairs = np.concatenate([samples[:16], train[idx[:16]]])
     save_grid(pairs, folder / "nearest_neighbours.png", columns=16, scale=3)
-    # Reference: how close held-out emoji come to their nearest training emoji (near-duplicates like
-    # skin-tone variants exist in the font, so this is small).
-    _, held_dist = nearest_neighbours(held[:200], train)
+    ref = heldout_neighbour_distances(held, train, [groups[i] for i in held_idx], [groups[i] for i in train_idx])
+    yard = ref["median"]
+    closest = min(float(d.min()) for _, _, d in stats.values())
+
+    def row(s: dict, name: str) -> str:
+        d = s[name][2]
+        return f"{np.median(d):.1f} ({np.median(d) / yard:.2f}×)"
+
     before = ""
     if previous is not None:
         old = json.loads((previous / "evaluation.json").read_text())
         old_model = load_model(previous, device="cpu")
-        _, _, old_dist = nn_stats(old_model, train)
-        ref = float(np.median(held_dist))
+        old_stats = nn_stats(old_model, train)
+        old_closest = min(float(d.min()) for _, _, d in old_stats.values())
         before = f"""
 ## Before → after
 | | previous ({old_model.config["provenance"]["steps"]} steps) | this model |
 | --- | --- | --- |
 | held-out bits/dim (stride 10) | {old["bpd"]:.3f} ± {old["bpd_sem"]:.3f} | **{bpd["bpd"]:.3f} ± {bpd["bpd_sem"]:.3f}** |
-| samples' median NN RMS (64 samples) | {np.median(old_dist):.1f} ({np.median(old_dist) / ref:.2f}× held-out) | **{np.median(dist):.1f}** ({np.median(dist) / ref:.2f}× held-out) |
-| samples' minimum NN RMS | {old_dist.min():.1f} | {dist.min():.1f} |
+| samples' median NN RMS, {window_name} | {row(old_stats, window_name)} | **{row(stats, window_name)}** |
+| samples' median NN RMS, {sample_name} | {row(old_stats, sample_name)} | **{row(stats, sample_name)}** |
+| samples' minimum NN RMS (both samplers) | {old_closest:.1f} | {closest:.1f} |
 
-Held-out emoji lie at median {ref:.1f} from their nearest training emoji. Both models' samples are drawn
-the same way here (DDIM 50, η = 0, seed 0, 64 samples).
+NN RMS: the RMS distance (0–255 scale) from each of 64 samples (seed 0) to its nearest training image;
+× is the ratio to the median of all {len(held)} held-out emoji ({yard:.1f}). Both models are measured
+the same way here.
 """
-
     hours = prov["seconds"] / 3600
     started = f", starting from the weights of {prov['init']}" if prov.get("init") else ""
     card = f"""# emoji32 — a small DDPM trained on Noto Color Emoji
@@ -118,16 +136,25 @@ DDIM, 50 steps, η = 0, seed 0 (`diffusion-viz sample --out samples.png --seed 0
 
 ![samples](samples.png)
 
+DDPM, every step, σ² = β̃ (what the window's Play draws from pure noise), seed 0:
+
+![samples, DDPM](samples_ddpm.png)
+
 ## Not copies of the training set
-Top row: 16 samples; bottom row: the training image nearest to each (L2 in pixel space).
+Top row: 16 of the DDPM samples; bottom row: the training image nearest to each (L2 in pixel space).
 
 ![nearest neighbours](nearest_neighbours.png)
 
-RMS distance (0–255 scale) from each of 64 samples to its nearest training image: median {np.median(dist):.1f},
-min {dist.min():.1f}. For comparison, held-out emoji lie at median {np.median(held_dist):.1f} from their nearest
-training emoji (the font has many near-duplicates, such as skin-tone variants). The closest sample is
-number {int(dist.argmin()) + 1} of the 64{" (in the row above)" if dist.argmin() < 16 else ""}.
+RMS distance (0–255 scale) from each of 64 samples to its nearest training image: median
+{np.median(dist):.1f} for the window's DDPM and {np.median(stats[sample_name][2]):.1f} for `sample`'s DDIM 50; the closest
+of all 128 samples lies at {closest:.1f} (a copy would lie near 0). The yardstick is real emoji the model never saw:
+all {len(held)} held-out emoji lie at median {yard:.1f} from their nearest training emoji. The font draws many emoji
+in several skin tones, so the {ref["with_sibling"]} held-out emoji whose sibling was trained on lie at median
+{ref["median_with_sibling"]:.1f}, and the {ref["without_sibling"]} truly new ones at median {ref["median_without_sibling"]:.1f}.
 """
+    old_card = folder / "MODEL_CARD.md"
+    if old_card.exists() and HAND_WRITTEN in old_card.read_text():
+        card += "\n" + HAND_WRITTEN + old_card.read_text().split(HAND_WRITTEN, 1)[1]
     (folder / "MODEL_CARD.md").write_text(card)
     (folder / "evaluation.json").write_text(
         json.dumps(
@@ -135,8 +162,9 @@ number {int(dist.argmin()) + 1} of the 64{" (in the row above)" if dist.argmin()
                 **bpd,
                 "seconds": eval_s,
                 "nn_rms_median": float(np.median(dist)),
-                "nn_rms_min": float(dist.min()),
-                "heldout_nn_rms_median": float(np.median(held_dist)),
+                "nn_rms_median_ddim50": float(np.median(stats[sample_name][2])),
+                "nn_rms_min": closest,
+                "heldout_nn": ref,
             },
             indent=2,
         )

@@ -8,6 +8,7 @@ from PIL import Image
 from core.diffusion.schedules import NoiseSchedule
 from core.models.checkpoint import load_model
 from core.training.data import group_weights
+from core.training.evaluate import heldout_neighbour_distances, nearest_training
 from core.training.train import TrainConfig, _learning_rate, _loss_weight, train
 
 
@@ -62,3 +63,28 @@ def test_a_warm_start_begins_from_the_given_weights(tmp_path):
     for (name, a), (_, b) in zip(first.network.state_dict().items(), second.network.state_dict().items(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
     assert second.config["provenance"]["init"] == str(tmp_path / "a")
+
+
+def test_nearest_training_finds_the_closest_image_and_its_rms_distance():
+    rng = np.random.default_rng(0)
+    train = rng.integers(0, 256, (50, 8, 8, 3), dtype=np.uint8)
+    queries = np.concatenate([train[[7]], np.clip(train[[20]].astype(int) + 10, 0, 255).astype(np.uint8)])
+    idx, dist = nearest_training(queries, train)
+    brute = np.sqrt(((queries[:, None].astype(float) - train[None].astype(float)) ** 2).mean(axis=(2, 3, 4)))
+    np.testing.assert_array_equal(idx, brute.argmin(1))
+    np.testing.assert_allclose(dist, brute.min(1), atol=1e-6)
+    assert idx[0] == 7 and dist[0] == pytest.approx(0, abs=1e-6)  # a copy of a training image is at 0
+
+
+def test_the_held_out_yardstick_counts_every_image_and_splits_by_sibling():
+    rng = np.random.default_rng(1)
+    train = rng.integers(0, 256, (30, 4, 4, 3), dtype=np.uint8)
+    near = np.clip(train[:3].astype(int) + 4, 0, 255).astype(np.uint8)  # skin-tone siblings of trained emoji
+    new = rng.integers(0, 256, (5, 4, 4, 3), dtype=np.uint8)  # emoji never seen in any tone
+    held = np.concatenate([near, new])
+    train_groups = [f"g{i}" for i in range(30)]
+    stats = heldout_neighbour_distances(held, train, ["g0", "g1", "g2"] + [f"new{i}" for i in range(5)], train_groups)
+    assert (stats["with_sibling"], stats["without_sibling"]) == (3, 5)
+    assert stats["median_with_sibling"] < 5 < stats["median_without_sibling"]
+    _, all_dist = nearest_training(held, train)
+    assert stats["median"] == pytest.approx(float(np.median(all_dist)))

@@ -81,6 +81,40 @@ def sample_grid_images(model: LoadedModel, config: SamplerConfig, n: int) -> np.
     return tensor_to_images(last.x_prev)
 
 
+def nearest_training(images: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each image, the index of its closest training image and the RMS distance to it (0–255 scale)."""
+    a = images.reshape(len(images), -1).astype(np.float64)
+    b = train.reshape(len(train), -1).astype(np.float64)
+    d2 = (a**2).sum(1)[:, None] + (b**2).sum(1)[None] - 2 * a @ b.T
+    idx = d2.argmin(1)
+    return idx, np.sqrt(np.maximum(d2[np.arange(len(a)), idx], 0) / a.shape[1])
+
+
+def heldout_neighbour_distances(
+    held: np.ndarray, train: np.ndarray, held_groups: list[str], train_groups: list[str]
+) -> dict:
+    """How far real unseen images lie from the training set: the yardstick for samples' distances.
+
+    Every held-out image counts (the split is random, but its indices are sorted in font order, so a
+    prefix is not a fair subset). The font draws many emoji in several skin tones; a held-out emoji
+    whose sibling was trained on lies much closer than a truly new one, so both halves are reported.
+    """
+    _, dist = nearest_training(held, train)
+    seen = set(train_groups)
+    sibling = np.array([g in seen for g in held_groups], dtype=bool)
+
+    def median(d: np.ndarray) -> float:
+        return float(np.median(d)) if len(d) else float("nan")
+
+    return {
+        "median": median(dist),
+        "median_with_sibling": median(dist[sibling]),
+        "median_without_sibling": median(dist[~sibling]),
+        "with_sibling": int(sibling.sum()),
+        "without_sibling": int((~sibling).sum()),
+    }
+
+
 def describe(model: LoadedModel) -> str:
     where = f" ({Path(model.path)})" if model.path else ""
     return (
