@@ -31,7 +31,12 @@ def _add_train(sub) -> None:
     p.add_argument("--steps", type=_positive_int, default=6000)
     p.add_argument("--batch-size", type=_positive_int, default=64)
     p.add_argument("--lr", type=float, default=4e-4)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="batches, noise and init; the held-out 10%% is always the same (split seed 0)",
+    )
     p.add_argument("--prediction", choices=("eps", "x0", "v"), default="v")
     p.add_argument("--schedule", choices=("linear", "cosine", "sigmoid"), default="cosine")
     p.add_argument("--base-channels", type=_positive_int, default=32)
@@ -39,7 +44,11 @@ def _add_train(sub) -> None:
     p.add_argument("--checkpoint-every", type=_positive_int, default=500)
     p.add_argument("--log-every", type=_positive_int, default=50)
     p.add_argument("--resume", action="store_true", help="continue from the training state in --out")
-    p.add_argument("--init", default=None, help="start from this model folder's weights (same architecture)")
+    p.add_argument(
+        "--init",
+        default=None,
+        help="start from this model folder's weights (same architecture) and keep its held-out split",
+    )
     p.add_argument("--balance", action="store_true", help="emoji: draw skin-tone variants of one emoji as one")
     p.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant")
     p.add_argument("--min-snr", type=float, default=0.0, help="min-SNR-γ loss weighting (0 = off, 5 is usual)")

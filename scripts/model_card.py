@@ -83,10 +83,11 @@ def main() -> None:
         old = json.loads((previous / "evaluation.json").read_text())
         old_model = load_model(previous, device="cpu")
         old_stats = nn_stats(old_model, train)
+        from_old = " from earlier weights" if old_model.config["provenance"].get("init") else ""
         old_closest = min(float(d.min()) for _, _, d in old_stats.values())
         before = f"""
 ## Before → after
-| | previous ({old_model.config["provenance"]["steps"]} steps) | this model |
+| | previous ({old_model.config["provenance"]["steps"]} steps{from_old}) | this model |
 | --- | --- | --- |
 | held-out bits/dim (stride 10) | {old["bpd"]:.3f} ± {old["bpd_sem"]:.3f} | **{bpd["bpd"]:.3f} ± {bpd["bpd_sem"]:.3f}** |
 | samples' median NN RMS, {window_name} | {row(old_stats, window_name)} | **{row(stats, window_name)}** |

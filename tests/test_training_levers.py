@@ -36,7 +36,7 @@ def test_min_snr_weights_clamp_at_gamma_for_every_target():
     assert _loss_weight(s, t, TrainConfig()) == 1.0
 
 
-def test_a_warm_start_begins_from_the_given_weights(tmp_path):
+def test_a_warm_start_begins_from_the_given_weights_and_keeps_their_held_out_split(tmp_path):
     rng = np.random.default_rng(0)
     data = tmp_path / "data"
     data.mkdir()
@@ -54,15 +54,18 @@ def test_a_warm_start_begins_from_the_given_weights(tmp_path):
         num_samples=2,
         log_every=1,
     )
-    train(TrainConfig(out=str(tmp_path / "a"), steps=3, **small), log=lambda _m: None)
+    train(TrainConfig(out=str(tmp_path / "a"), steps=3, holdout_seed=4, **small), log=lambda _m: None)
     first = load_model(tmp_path / "a")
     train(
-        TrainConfig(out=str(tmp_path / "b"), steps=1, lr=1e-12, init=str(tmp_path / "a"), **small), log=lambda _m: None
+        TrainConfig(out=str(tmp_path / "b"), steps=1, lr=1e-12, seed=3, init=str(tmp_path / "a"), **small),
+        log=lambda _m: None,
     )
     second = load_model(tmp_path / "b")
     for (name, a), (_, b) in zip(first.network.state_dict().items(), second.network.state_dict().items(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
     assert second.config["provenance"]["init"] == str(tmp_path / "a")
+    # A new seed for the batches and noise, but the same held-out images: the warm start never trains on them.
+    assert (second.config["provenance"]["seed"], second.config["provenance"]["holdout_seed"]) == (3, 4)
 
 
 def test_nearest_training_finds_the_closest_image_and_its_rms_distance():

@@ -15,7 +15,7 @@ import platform
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +54,7 @@ class TrainConfig:
     ema_decay: float = 0.999
     seed: int = 0
     holdout: float = 0.1
+    holdout_seed: int = 0  # the split's own seed, apart from --seed, so a new seed never trains on held-out images
     prediction: str = "v"
     schedule: str = "cosine"
     T: int = 1000
@@ -176,8 +177,16 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
     if main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "samples").mkdir(exist_ok=True)
+    start = None
+    if cfg.init and not (resume and (out / STATE_WEIGHTS).is_file()):
+        from core.models.checkpoint import load_model
+
+        start = load_model(cfg.init, device="cpu")
+        cfg = _keep_split_of(cfg, cfg.init, start.config.get("provenance", {}), say)
+    elif resume and (out / "config.json").is_file():
+        cfg = _keep_split_of(cfg, out, json.loads((out / "config.json").read_text()).get("provenance", {}), say)
     data = load_dataset(cfg.data, cfg.size)
-    train_idx, held_idx = split_holdout(len(data), cfg.holdout, seed=cfg.seed)
+    train_idx, held_idx = split_holdout(len(data), cfg.holdout, seed=cfg.holdout_seed)
     if len(train_idx) == 0:
         raise DataError("the data set is too small to hold out any images")
     weights = None
@@ -212,10 +221,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
     )
 
     step, elapsed_before = 0, 0.0
-    if cfg.init and not (resume and (out / STATE_WEIGHTS).is_file()):
-        from core.models.checkpoint import load_model
-
-        start = load_model(cfg.init, device="cpu")
+    if start is not None:
         model.load_state_dict(start.network.state_dict())
         ema.load_state_dict(start.network.state_dict())
         say(f"initialised from {cfg.init}")
@@ -305,6 +311,15 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
     }
 
 
+def _keep_split_of(cfg: TrainConfig, source, provenance: dict, say: Callable[[str], None]) -> TrainConfig:
+    """A warm start or a resumed run keeps its weights' held-out split: another would train on images they held out."""
+    seed = int(provenance.get("holdout_seed", cfg.holdout_seed))
+    fraction = float(provenance.get("holdout_fraction", cfg.holdout))
+    if (seed, fraction) != (cfg.holdout_seed, cfg.holdout):
+        say(f"keeping the held-out split of {source} (seed {seed}, {fraction:.0%})")
+    return replace(cfg, holdout_seed=seed, holdout=fraction)
+
+
 def _learning_rate(cfg: TrainConfig, step: int) -> float:
     warm = min(1.0, (step + 1) / max(1, cfg.warmup))
     if cfg.lr_schedule == "cosine":
@@ -331,7 +346,7 @@ def _checkpoint(out, model, ema, opt, step, gen, cfg, elapsed, loss, schedule, a
         else f"folder {cfg.data}",
         "train_images": n_train,
         "held_out_images": n_held,
-        "holdout_seed": cfg.seed,
+        "holdout_seed": cfg.holdout_seed,
         "holdout_fraction": cfg.holdout,
         "steps": step,
         "batch_size": cfg.batch_size,
