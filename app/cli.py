@@ -128,9 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_train(sub)
 
-    p = sub.add_parser("sample", help="write a grid of samples from a model")
+    p = sub.add_parser("sample", help="write a grid of samples from a model (default: DDIM, 100 steps, η = 1)")
     _add_model_arg(p)
     _add_sampler_args(p)
+    # A grid is judged by its look: stochastic DDIM at 100 steps draws samples as close to the data as DDPM's 1000
+    # steps in a tenth of the time; deterministic DDIM 50 smears (emoji32's card measures all three).
+    p.set_defaults(steps=100, eta=1.0)
     p.add_argument("--out", required=True, help="PNG file to write")
     p.add_argument("--n", type=_positive_int, default=64, help="number of samples (default 64)")
 
@@ -258,7 +261,8 @@ def _run_sample(args) -> int:
     print(f"model: {describe(model)}", flush=True)
     images = sample_grid_images(model, config, args.n)
     save_grid(images, out)
-    print(f"wrote {len(images)} samples ({config.sampler}, seed {config.seed}) to {out}")
+    how = "DDPM, every step" if config.sampler == "ddpm" else f"DDIM {config.steps} steps, η = {config.eta:g}"
+    print(f"wrote {len(images)} samples ({how}, seed {config.seed}) to {out}")
     return 0
 
 

@@ -151,6 +151,11 @@ def test_sample_writes_a_grid(model_dir, tmp_path):
         assert grid.size == ((2 * 8 + 3 * 2) * 4,) * 2
 
 
+def test_sample_defaults_to_stochastic_ddim_100_and_says_so(model_dir, tmp_path, capsys):
+    assert main(["sample", "--model", str(model_dir), "--out", str(tmp_path / "g.png"), "--n", "1"]) == 0
+    assert "(DDIM 100 steps, η = 1, seed 0)" in capsys.readouterr().out
+
+
 def test_evaluate_prints_bits_per_dim(model_dir, tmp_path, capsys):
     data = tmp_path / "imgs"
     data.mkdir()
