@@ -261,7 +261,8 @@ def _run_sample(args) -> int:
     print(f"model: {describe(model)}", flush=True)
     images = sample_grid_images(model, config, args.n)
     save_grid(images, out)
-    how = "DDPM, every step" if config.sampler == "ddpm" else f"DDIM {config.steps} steps, η = {config.eta:g}"
+    steps = min(config.steps, model.schedule.T)  # DDIM visits at most every step
+    how = "DDPM, every step" if config.sampler == "ddpm" else f"DDIM {steps} steps, η = {config.eta:g}"
     print(f"wrote {len(images)} samples ({how}, seed {config.seed}) to {out}")
     return 0
 

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 import core.training.data
-from app.cli import main
+from app.cli import build_parser, main
 from core.diffusion.schedules import NoiseSchedule
 from core.models.checkpoint import load_model, save_model
 from core.models.unet import UNet, UNetConfig
@@ -152,8 +152,12 @@ def test_sample_writes_a_grid(model_dir, tmp_path):
 
 
 def test_sample_defaults_to_stochastic_ddim_100_and_says_so(model_dir, tmp_path, capsys):
+    sample = build_parser().parse_args(["sample", "--out", "g.png"])
+    export = build_parser().parse_args(["export", "x.png", "--out", "x.gif"])
+    assert (sample.steps, sample.eta) == (100, 1.0) and (export.steps, export.eta) == (50, 0.0)
     assert main(["sample", "--model", str(model_dir), "--out", str(tmp_path / "g.png"), "--n", "1"]) == 0
-    assert "(DDIM 100 steps, η = 1, seed 0)" in capsys.readouterr().out
+    T = load_model(model_dir).schedule.T
+    assert f"(DDIM {min(100, T)} steps, η = 1, seed 0)" in capsys.readouterr().out
 
 
 def test_evaluate_prints_bits_per_dim(model_dir, tmp_path, capsys):

@@ -1,6 +1,7 @@
 """The UNet, model folders (ours and diffusers'), and training: what a user of `train` relies on."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -231,14 +232,16 @@ def test_a_few_training_steps_lower_the_loss(tiny_folder, tmp_path):
     assert (tmp_path / "run" / "samples" / "step_000060.png").is_file()
 
 
-def test_resume_continues_exactly_where_it_stopped(tiny_folder, tmp_path):
+def test_resume_continues_exactly_where_it_stopped_on_the_same_held_out_split(tiny_folder, tmp_path):
     straight = tmp_path / "straight"
-    train(_tiny_cfg(tiny_folder, straight, 20), log=lambda _m: None)
+    train(replace(_tiny_cfg(tiny_folder, straight, 20), holdout_seed=4), log=lambda _m: None)
     split = tmp_path / "split"
-    train(_tiny_cfg(tiny_folder, split, 10), log=lambda _m: None)
+    train(replace(_tiny_cfg(tiny_folder, split, 10), holdout_seed=4), log=lambda _m: None)
     lines = []
+    # Resumed without naming the split: it must keep the one the run began with, or it trains on held-out images.
     train(_tiny_cfg(tiny_folder, split, 20), resume=True, log=lines.append)
     assert any("resumed from step 10" in line for line in lines)
+    assert load_model(split).config["provenance"]["holdout_seed"] == 4
     a, b = load_model(straight), load_model(split)
     for (name, pa), pb in zip(a.network.state_dict().items(), b.network.state_dict().values(), strict=True):
         assert torch.allclose(pa, pb, atol=1e-6), name
