@@ -52,6 +52,24 @@ def _add_train(sub) -> None:
     p.add_argument("--balance", action="store_true", help="emoji: draw skin-tone variants of one emoji as one")
     p.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant")
     p.add_argument("--min-snr", type=float, default=0.0, help="min-SNR-γ loss weighting (0 = off, 5 is usual)")
+    p.add_argument(
+        "--attention-resolutions",
+        default="8",
+        help="comma-separated feature-map sides with self-attention; 'none' for a fully convolutional net",
+    )
+    p.add_argument(
+        "--crop",
+        action="store_true",
+        help="folder data: train on random square crops at random scales of whole photos (held out whole)",
+    )
+    p.add_argument(
+        "--crop-min-scale", type=float, default=1.0, help="smallest crop: --size × this, in the stored photo"
+    )
+    p.add_argument(
+        "--crop-max-scale", type=float, default=0.0, help="largest crop: --size × this (0: the photo's short side)"
+    )
+    p.add_argument("--photo-side", type=_positive_int, default=768, help="--crop: photos are stored at this long side")
+    p.add_argument("--holdout", type=float, default=0.1, help="fraction held out (of images, or of whole photos)")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
 
 
@@ -462,6 +480,14 @@ def _run_train(args) -> int:
         balance=args.balance,
         lr_schedule=args.lr_schedule,
         min_snr=args.min_snr,
+        attention_resolutions=()
+        if args.attention_resolutions.strip().lower() in ("", "none")
+        else tuple(int(r) for r in args.attention_resolutions.split(",")),
+        crop=args.crop,
+        crop_min_scale=args.crop_min_scale,
+        crop_max_scale=args.crop_max_scale,
+        photo_side=args.photo_side,
+        holdout=args.holdout,
     )
     summary = train(cfg, resume=args.resume, log=lambda m: print(m, flush=True))
     if not summary["main_process"]:

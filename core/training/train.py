@@ -35,7 +35,14 @@ from core.imaging.grid import save_grid
 from core.imaging.scaling import tensor_to_images
 from core.models.checkpoint import save_model
 from core.models.unet import UNet, UNetConfig, count_parameters
-from core.training.data import emoji_groups, group_weights, load_dataset, split_holdout
+from core.training.data import (
+    RandomScaleCrops,
+    emoji_groups,
+    group_weights,
+    load_dataset,
+    load_photos,
+    split_holdout,
+)
 
 STATE_WEIGHTS = "training_state.safetensors"
 STATE_JSON = "training_state.json"
@@ -72,6 +79,10 @@ class TrainConfig:
     balance: bool = False  # sample skin-tone variants of one emoji as one (emoji data only)
     lr_schedule: str = "constant"  # or "cosine": decay to 0 at the last step after the warm-up
     min_snr: float = 0.0  # γ of min-SNR-γ loss weighting (Hang et al. 2023); 0 = plain MSE
+    crop: bool = False  # folder data: train on random crops at random scales of whole photos (held out whole)
+    crop_min_scale: float = 1.0  # the crop's side in the stored photo is size · s, log s uniform in [min, max]
+    crop_max_scale: float = 0.0  # 0: up to the photo's short side (a thumbnail of its centre square)
+    photo_side: int = 768  # crop mode: photos are stored with their long side shrunk to this
     extra: dict = field(default_factory=dict)
 
 
@@ -185,20 +196,35 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
         cfg = _keep_split_of(cfg, cfg.init, start.config.get("provenance", {}), say)
     elif resume and (out / "config.json").is_file():
         cfg = _keep_split_of(cfg, out, json.loads((out / "config.json").read_text()).get("provenance", {}), say)
-    data = load_dataset(cfg.data, cfg.size)
-    train_idx, held_idx = split_holdout(len(data), cfg.holdout, seed=cfg.holdout_seed)
-    if len(train_idx) == 0:
-        raise DataError("the data set is too small to hold out any images")
-    weights = None
-    if cfg.balance and cfg.data == "emoji":
-        groups = emoji_groups()
-        weights = torch.from_numpy(group_weights([groups[i] for i in train_idx]))
-        say(f"balance: {len(set(groups[i] for i in train_idx))} distinct emoji among {len(train_idx)} bitmaps")
-    images = torch.from_numpy(data[train_idx]).permute(0, 3, 1, 2).contiguous().to(device)
-    say(
-        f"data: {cfg.data}: {len(data)} images at {cfg.size}², {len(train_idx)} for training, "
-        f"{len(held_idx)} held out; device {describe_device(device)}; world size {world}"
-    )
+    weights, images, crops, photo_names = None, None, None, None
+    if cfg.crop:
+        if cfg.data == "emoji":
+            raise DataError("--crop takes a folder of photos, not emoji")
+        photos, photo_names = load_photos(cfg.data, cfg.photo_side, min_side=cfg.size)
+        train_idx, held_idx = split_holdout(len(photos), cfg.holdout, seed=cfg.holdout_seed)
+        if len(train_idx) == 0:
+            raise DataError("the data set is too small to hold out any images")
+        crops = RandomScaleCrops([photos[i] for i in train_idx], cfg.size, cfg.crop_min_scale, cfg.crop_max_scale)
+        photo_names = {"train": [photo_names[i] for i in train_idx], "held_out": [photo_names[i] for i in held_idx]}
+        say(
+            f"data: {cfg.data}: {len(photos)} photos (long side ≤ {cfg.photo_side}), {len(train_idx)} for training, "
+            f"{len(held_idx)} held out whole; {cfg.size}² crops at scales {cfg.crop_min_scale:g}–"
+            f"{cfg.crop_max_scale or 'short side'}; device {describe_device(device)}; world size {world}"
+        )
+    else:
+        data = load_dataset(cfg.data, cfg.size)
+        train_idx, held_idx = split_holdout(len(data), cfg.holdout, seed=cfg.holdout_seed)
+        if len(train_idx) == 0:
+            raise DataError("the data set is too small to hold out any images")
+        if cfg.balance and cfg.data == "emoji":
+            groups = emoji_groups()
+            weights = torch.from_numpy(group_weights([groups[i] for i in train_idx]))
+            say(f"balance: {len(set(groups[i] for i in train_idx))} distinct emoji among {len(train_idx)} bitmaps")
+        images = torch.from_numpy(data[train_idx]).permute(0, 3, 1, 2).contiguous().to(device)
+        say(
+            f"data: {cfg.data}: {len(data)} images at {cfg.size}², {len(train_idx)} for training, "
+            f"{len(held_idx)} held out; device {describe_device(device)}; world size {world}"
+        )
 
     torch.manual_seed(cfg.seed)
     arch = UNetConfig(
@@ -240,11 +266,14 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
     loss_avg = float("nan")
     losses: list[float] = []
     while step < cfg.steps:
-        if weights is None:
-            idx = torch.randint(0, len(images), (per_rank_batch,), generator=gen)
+        if crops is not None:
+            x0 = crops.sample(per_rank_batch, gen).to(device)
         else:
-            idx = torch.multinomial(weights, per_rank_batch, replacement=True, generator=gen)
-        x0 = images[idx.to(device)].float().div_(127.5).sub_(1.0)  # images_to_tensor's scaling, on the device
+            if weights is None:
+                idx = torch.randint(0, len(images), (per_rank_batch,), generator=gen)
+            else:
+                idx = torch.multinomial(weights, per_rank_batch, replacement=True, generator=gen)
+            x0 = images[idx.to(device)].float().div_(127.5).sub_(1.0)  # images_to_tensor's scaling, on the device
         if cfg.hflip:
             flip = (torch.rand(per_rank_batch, generator=gen) < 0.5).to(device)
             x0 = torch.where(flip[:, None, None, None], x0.flip(-1), x0)
@@ -294,6 +323,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
                 len(train_idx),
                 len(held_idx),
                 world,
+                photo_names,
             )
             say(f"checkpoint at step {step}: {out}")
     elapsed = elapsed_before + time.perf_counter() - t0
@@ -338,7 +368,9 @@ def _loss_weight(schedule: NoiseSchedule, t: torch.Tensor, cfg: TrainConfig) -> 
     return clamped / per_target
 
 
-def _checkpoint(out, model, ema, opt, step, gen, cfg, elapsed, loss, schedule, arch, device, n_train, n_held, world):
+def _checkpoint(
+    out, model, ema, opt, step, gen, cfg, elapsed, loss, schedule, arch, device, n_train, n_held, world, photo_names
+):
     _save_state(out, model, ema, opt, step, gen, cfg, elapsed, loss)
     provenance = {
         "data": "Noto Color Emoji bitmaps (fonts-noto-color-emoji), composited on white"
@@ -363,6 +395,15 @@ def _checkpoint(out, model, ema, opt, step, gen, cfg, elapsed, loss, schedule, a
         "balance": cfg.balance,
         "min_snr": cfg.min_snr,
     }
+    if cfg.crop:
+        provenance["crops"] = {
+            "size": cfg.size,
+            "min_scale": cfg.crop_min_scale,
+            "max_scale": cfg.crop_max_scale or "short side",
+            "photo_side": cfg.photo_side,
+        }
+        provenance["photos"] = photo_names
+        provenance["data"] = f"photos in {cfg.data}, random-scale crops"
     save_model(out, ema, schedule, cfg.prediction, provenance=provenance)
     grid = sample_images(
         ema, schedule, cfg.prediction, cfg.num_samples, arch.image_size, arch.in_channels, device, seed=cfg.seed
