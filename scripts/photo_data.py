@@ -88,7 +88,9 @@ def main(argv: list[str]) -> int:
     sources = []
     for path, package, author, licence in PHOTOS:
         shutil.copyfile(path, out / name_of(path))
-        sources.append({"file": name_of(path), "source": path, "package": package, "author": author, "licence": licence})
+        sources.append(
+            {"file": name_of(path), "source": path, "package": package, "author": author, "licence": licence}
+        )
     (out / "SOURCES.json").write_text(json.dumps(sources, indent=1, ensure_ascii=False) + "\n")
     print(f"wrote {len(sources)} photos and SOURCES.json to {out}")
     return 0
