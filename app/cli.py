@@ -83,7 +83,8 @@ def _add_model_arg(p) -> None:
         "--size",
         type=_positive_int,
         default=None,
-        help="ideal:FOLDER only: the side its pictures are centre-cropped and resized to (default 64)",
+        help="the side to run at: a fully convolutional model runs at any multiple of its down-sampling "
+        "(default: its own size); for ideal:FOLDER, the side its pictures are resized to (default 64)",
     )
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
 
@@ -167,6 +168,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--batch-size", type=_positive_int, default=64)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--denoise",
+        action="store_true",
+        help="instead of bits/dim: PSNR of x̂₀ per noise level σ on held-out photos (--data FOLDER), beside --baseline",
+    )
+    p.add_argument("--sigmas", default="0.1,0.2,0.4,0.8", help="--denoise: noise levels σ in x₀ units")
+    p.add_argument("--baseline", action="append", help="--denoise: another model to compare (repeatable)")
+    p.add_argument(
+        "--crops-per-photo", type=int, default=4, help="--denoise: random-scale crops besides each whole photo"
+    )
 
     p = sub.add_parser("export", help="write a forward scrub or a reverse run as a GIF (no window)")
     p.add_argument("image", metavar="IMAGE", help="the image to noise (forward) or to denoise from (reverse)")
@@ -287,6 +298,11 @@ def _run_sample(args) -> int:
 
 def _run_evaluate(args) -> int:
     from core.training.evaluate import describe, evaluate_bpd, held_out_images
+
+    if args.denoise:
+        from app.commands import denoise
+
+        return denoise.run(args)
 
     model = _load(args)
     print(f"model: {describe(model)}", flush=True)

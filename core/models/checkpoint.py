@@ -191,6 +191,8 @@ def check_state_dict(expected: dict[str, torch.Tensor], found: dict[str, torch.T
 
 
 def _is_diffusers_folder(folder: Path) -> bool:
+    if (folder / "model_index.json").is_file():  # a diffusers pipeline, whatever its network
+        return True
     for sub in (folder, folder / "unet"):
         cfg = sub / CONFIG_NAME
         if cfg.is_file():

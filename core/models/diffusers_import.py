@@ -20,8 +20,45 @@ INSTALL_HINT = "install the optional extra: pip install 'diffusion-viz[diffusers
 PREDICTION_TYPES = {"epsilon": "eps", "sample": "x0", "v_prediction": "v"}
 
 
+# Scheduler classes whose config describes a DDPM training schedule (β_t, T, prediction type); the older
+# names are those of the first diffusers releases, under which the public google/ddpm-* models were shared.
+KNOWN_SCHEDULERS = (
+    "DDPMScheduler",
+    "DDIMScheduler",
+    "PNDMScheduler",
+    "GaussianDDPMScheduler",
+)
+VARIANCE_TYPES = {"fixed_small": "fixed_small", "fixed_small_log": "fixed_small", "fixed_large": "fixed_large"}
+
+
+def normalise_scheduler_config(config: dict) -> tuple[dict, list[str]]:
+    """A scheduler config in today's spelling, and notes on what the legacy keys meant.
+
+    Legacy keys: ``timesteps`` (now ``num_train_timesteps``), the class ``GaussianDDPMScheduler``
+    (now ``DDPMScheduler``); ``variance_type`` (fixed_small: σ² = β̃_t, fixed_large: σ² = β_t, Ho et al.
+    2020 §3.2) and ``clip_sample`` become the model's defaults for DDPM sampling.
+    """
+    config = dict(config)
+    notes: list[str] = []
+    name = config.get("_class_name", "DDPMScheduler")
+    if name not in KNOWN_SCHEDULERS:
+        raise ModelLoadError(
+            f"the scheduler class {name!r} is not one this program reads ({', '.join(KNOWN_SCHEDULERS[:3])})"
+        )
+    if "timesteps" in config and "num_train_timesteps" not in config:
+        config["num_train_timesteps"] = config.pop("timesteps")
+    variance = config.get("variance_type", "fixed_small")
+    if variance not in VARIANCE_TYPES:
+        raise ModelLoadError(f"variance_type {variance!r} (a learned variance) is not supported")
+    config["variance_type"] = VARIANCE_TYPES[variance]
+    if VARIANCE_TYPES[variance] == "fixed_large":
+        notes.append("its scheduler samples DDPM with σ² = β_t (variance_type fixed_large)")
+    return config, notes
+
+
 def schedule_from_scheduler_config(config: dict) -> NoiseSchedule:
-    """Our :class:`NoiseSchedule` for a diffusers DDPM/DDIM scheduler config."""
+    """Our :class:`NoiseSchedule` for a diffusers DDPM/DDIM scheduler config (legacy keys too)."""
+    config, _ = normalise_scheduler_config(config)
     T = int(config.get("num_train_timesteps", 1000))
     kind = config.get("beta_schedule", "linear")
     start, end = float(config.get("beta_start", 1e-4)), float(config.get("beta_end", 0.02))
@@ -41,8 +78,25 @@ DEFAULT_SCHEDULER_NOTE = (
 )
 
 
+def _check_pipeline(folder: Path) -> None:
+    """A pipeline folder's model_index.json must name a UNet2DModel (the only network read here)."""
+    index = folder / "model_index.json"
+    if not index.is_file():
+        return
+    try:
+        entries = json.loads(index.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(f"{index} cannot be read: {exc}") from None
+    unet = entries.get("unet") if isinstance(entries, dict) else None
+    if not isinstance(unet, list) or len(unet) != 2:
+        raise ModelLoadError(f"{index} names no unet; only pipelines with a UNet2DModel are read")
+    if unet[1] != "UNet2DModel":
+        raise ModelLoadError(f"{index}: the pipeline's network is a {unet[1]}; only UNet2DModel is read")
+
+
 def _find(folder: Path) -> tuple[Path, Path | None]:
     """The UNet's folder and its scheduler config (None when the UNet was shared without one)."""
+    _check_pipeline(folder)
     for unet_dir, sched_dir in ((folder, folder), (folder / "unet", folder / "scheduler")):
         if (unet_dir / "config.json").is_file():
             for name in ("scheduler_config.json", "config.json"):
@@ -86,6 +140,8 @@ def load_diffusers_model(folder: Path, device: torch.device):
         raise ModelLoadError(f"{folder} has a config that cannot be read: {exc}") from None
     if sched_path is None:
         notes.append(DEFAULT_SCHEDULER_NOTE.format(name=folder))
+    sched_config, sched_notes = normalise_scheduler_config(sched_config)
+    notes.extend(sched_notes)
     try:
         state = load_file(str(weights[0]))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
@@ -119,7 +175,13 @@ def load_diffusers_model(folder: Path, device: torch.device):
         device=device,
         name=folder.name,
         path=folder,
-        config={"format": "diffusers", "unet": dict(unet.config), "scheduler": sched_config},
+        config={
+            "format": "diffusers",
+            "unet": dict(unet.config),
+            "scheduler": sched_config,
+            "default_variance": sched_config["variance_type"],
+            "default_clip_x0": bool(sched_config.get("clip_sample", True)),
+        },
         forward=forward,
         notes=tuple(notes),
     )
