@@ -1,0 +1,55 @@
+"""Does this model know your image? Its bound on the image beside the bound on the images it held out.
+
+The variational bound in bits/dim (Ho et al. 2020, Eq. 5; core.diffusion.vlb) is the model's own measure of how
+likely an image is: a model trained on emoji gives held-out emoji about 2.9 bits/dim and a photograph about 10.
+A model folder's evaluation.json records its held-out figure (``bpd``, at the model's own size) and what it
+was trained on (``domain``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+FAR_OUTSIDE = 2.0  # an image whose bound is more than this many times the held-out figure is called far outside
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """What a model folder says about its own held-out images."""
+
+    bpd: float
+    domain: str  # "emoji", "photographs", …
+
+
+def held_out_figure(model: Any) -> HeldOut | None:
+    """The held-out bits/dim and domain from the model folder's evaluation.json, or None if it has none."""
+    path = getattr(model, "path", None)
+    if path is None:
+        return None
+    try:
+        data = json.loads((Path(path) / "evaluation.json").read_text(encoding="utf-8"))
+        return HeldOut(float(data["bpd"]), str(data.get("domain", "images")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def domain_line(model: Any, image_bpd: float, alternatives: dict[str, str] | None = None) -> str | None:
+    """One plain line when the image is far outside what ``model`` was trained on, else None.
+
+    ``alternatives`` maps a bundled model's name to its domain; the first one whose domain differs from
+    this model's is named as the one to try.
+    """
+    held = held_out_figure(model)
+    if held is None or not image_bpd > FAR_OUTSIDE * held.bpd:
+        return None
+    other = next(
+        (name for name, dom in (alternatives or {}).items() if dom != held.domain and name != model.name), None
+    )
+    hint = f" Try the {other} model (Model menu)." if other else ""
+    return (
+        f"{model.name} was trained on {held.domain}: this image costs it {image_bpd:.1f} bits/dim against "
+        f"{held.bpd:.1f} for held-out {held.domain}, so its predictions here are guesses.{hint}"
+    )
