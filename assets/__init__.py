@@ -17,3 +17,4 @@ def asset_path(*parts: str) -> Path:
 
 SAMPLE_IMAGE = asset_path("sample.png")
 MODELS = asset_path("models")
+PHOTOS = asset_path("photos")  # held-out sample photographs (see NOTICE)

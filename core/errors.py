@@ -19,3 +19,14 @@ class DataError(DiffusionVizError):
 
 class DeviceError(DiffusionVizError):
     """The device asked for (CUDA, MPS) is not available here."""
+
+
+class ImageFolderError(ModelLoadError):
+    """A folder of pictures was given where a model folder was expected: it can become an ideal or Gaussian model."""
+
+    def __init__(self, folder: str, count: int) -> None:
+        self.folder, self.count = folder, count
+        super().__init__(
+            f"{folder} holds {count} picture{'s' if count != 1 else ''}, not a model folder: open it as ideal:{folder} "
+            f"(the exact denoiser of those pictures) or gaussian:{folder} (their Gaussian model)"
+        )

@@ -56,6 +56,19 @@ def _saved(tmp_path):
     return folder
 
 
+def test_a_folder_of_pictures_is_offered_as_an_ideal_or_gaussian_model(tmp_path):
+    from PIL import Image
+
+    from core.errors import ImageFolderError
+
+    (tmp_path / "photos").mkdir()
+    for k in range(3):
+        Image.new("RGB", (8, 8), (k, 0, 0)).save(tmp_path / "photos" / f"{k}.png")
+    with pytest.raises(ImageFolderError, match="3 pictures, not a model folder.*ideal:.*gaussian:") as caught:
+        load_model(tmp_path / "photos")
+    assert caught.value.count == 3 and caught.value.folder == str(tmp_path / "photos")
+
+
 def test_a_folder_that_is_not_a_model_is_refused_with_what_is_missing(tmp_path):
     (tmp_path / "photos").mkdir()
     with pytest.raises(ModelLoadError, match="config.json is missing"):

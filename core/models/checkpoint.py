@@ -20,7 +20,7 @@ from core import __version__
 from core.device import pick_device
 from core.diffusion.parameterization import PREDICTIONS
 from core.diffusion.schedules import NoiseSchedule
-from core.errors import ModelLoadError
+from core.errors import ImageFolderError, ModelLoadError
 from core.imaging.files import atomic_write, atomic_write_bytes
 from core.models.unet import UNet, UNetConfig
 
@@ -130,6 +130,10 @@ def load_model(
 
         return load_diffusers_model(folder, device)
     if not (folder / CONFIG_NAME).is_file():
+        from core.models.catalogue import count_pictures
+
+        if pictures := count_pictures(folder):
+            raise ImageFolderError(str(folder), pictures)
         pickles = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES)
         hint = f" It holds only pickle files ({', '.join(pickles)}), which are never loaded." if pickles else ""
         raise ModelLoadError(f"{folder} is not a model folder: {CONFIG_NAME} is missing.{hint}")
