@@ -268,6 +268,16 @@ def _load(args):
     return model
 
 
+def _run_size(model, args) -> int:
+    """The side to run ``model`` at: --size where it can run there, else its default (saying so)."""
+    from core.models.sizes import resolve_run_size
+
+    size, note = resolve_run_size(model, None if str(args.model or "").startswith("ideal:") else args.size)
+    if note:
+        print(f"diffusion-viz: {note}", file=sys.stderr)
+    return size
+
+
 def _sampler_config(args):
     from core.diffusion.samplers import SamplerConfig
 
@@ -288,7 +298,7 @@ def _run_sample(args) -> int:
     model = _load(args)
     config = _sampler_config(args)
     print(f"model: {describe(model)}", flush=True)
-    images = sample_grid_images(model, config, args.n)
+    images = sample_grid_images(model, config, args.n, size=_run_size(model, args))
     save_grid(images, out)
     steps = min(config.steps, model.schedule.T)  # DDIM visits at most every step
     how = "DDPM, every step" if config.sampler == "ddpm" else f"DDIM {steps} steps, η = {config.eta:g}"

@@ -335,3 +335,35 @@ def test_any_command_takes_an_ideal_model_of_a_picture_folder(tmp_path, capsys):
     assert "broken.png" in captured.err and captured.err.count("broken.png") == 1  # listed once
     with Image.open(out) as grid:
         assert grid.size[0] >= 2 * 12
+
+
+def test_sample_runs_a_fully_convolutional_model_at_the_size_asked_and_others_at_their_own(model_dir, tmp_path, capsys):
+    torch.manual_seed(0)
+    net = UNet(UNetConfig(base_channels=8, channel_mults=(1, 2), attention_resolutions=(), groups=4, image_size=8))
+    conv = save_model(tmp_path / "conv", net, NoiseSchedule.linear(60), "eps")
+    assert (
+        main(["sample", "--model", str(conv), "--size", "24", "--n", "2", "--steps", "3", "--out", f"{tmp_path}/c.png"])
+        == 0
+    )
+    assert (
+        main(
+            [
+                "sample",
+                "--model",
+                str(model_dir),
+                "--size",
+                "24",
+                "--n",
+                "2",
+                "--steps",
+                "3",
+                "--out",
+                f"{tmp_path}/a.png",
+            ]
+        )
+        == 0
+    )
+    err = capsys.readouterr().err
+    assert "cannot run at 24 px" in err and "self-attention" in err
+    with Image.open(tmp_path / "c.png") as conv_grid, Image.open(tmp_path / "a.png") as attn_grid:
+        assert conv_grid.height > 2 * attn_grid.height  # 24-px samples against 8-px ones, same grid layout

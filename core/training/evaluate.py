@@ -64,10 +64,11 @@ def evaluate_bpd(
     }
 
 
-def sample_grid_images(model: LoadedModel, config: SamplerConfig, n: int) -> np.ndarray:
-    """n samples from pure noise as uint8 [n, H, W, C]."""
+def sample_grid_images(model: LoadedModel, config: SamplerConfig, n: int, size: int | None = None) -> np.ndarray:
+    """n samples from pure noise as uint8 [n, H, W, C], at ``size``² (default: the model's own size)."""
     gen = torch.Generator(device="cpu").manual_seed(config.seed)
-    x = randn((n, model.channels, model.image_size, model.image_size), gen, model.device)
+    side = size or model.image_size
+    x = randn((n, model.channels, side, side), gen, model.device)
     last = final_step(
         sample_loop(
             model,
