@@ -41,10 +41,10 @@ from core.diffusion.vlb import bound_per_t
 from core.errors import DiffusionVizError
 from core.imaging.export import write_gif, write_pngs
 from core.imaging.images import load_image
-from core.imaging.pictures import forward_pictures, reverse_pictures
 from core.models.checkpoint import BUNDLED_MODEL, LoadedModel, load_model
 from core.runs import views
 from core.runs.chain import model_x0
+from core.runs.pictures import forward_pictures, reverse_pictures
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
 MAX_RECENT = 8

@@ -25,10 +25,10 @@ from app.views.imageview import ImageView
 from app.views.player import Items, Player
 from app.workers.inference import Worker
 from core.diffusion.samplers import SamplerConfig
-from core.imaging.pictures import compare_pictures
 from core.imaging.scaling import tensor_to_images
 from core.models.checkpoint import LoadedModel
 from core.runs.compare import MAX_RUNS, PRESETS, CompareRun, compare_chains, run_title, total_ticks
+from core.runs.pictures import compare_pictures
 
 START_NOISE, START_IMAGE = "pure noise (one x_T for all)", "forward image at its t"
 IDEAL_TRAINING_SET = "ideal denoiser of the training set"

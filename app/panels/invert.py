@@ -93,7 +93,7 @@ class InvertPanel(QWidget):
         noisy = frame.phase == "invert" and frame.n == frame.num_steps
         self.view_path.set_image(noise_to_uint8(frame.x) if noisy else tensor_to_images(frame.x))
         arrow = "↑ inverting" if frame.phase == "invert" else "↓ decoding"
-        self.view_path.set_caption(f"{arrow}: x_t at t = {frame.t}" + ("  (x_T, shown ±3σ)" if noisy else ""))
+        self.view_path.set_caption(f"{arrow}: x_t at t = {frame.paper_t}" + ("  (x_T, shown ±3σ)" if noisy else ""))
 
     def _finished(self, job_id: int, last) -> None:
         if job_id == self._job and last is not None and "PSNR" not in self.result.text():
