@@ -20,11 +20,11 @@ from core.diffusion.samplers import (
 )
 from core.diffusion.schedules import NoiseSchedule
 from core.errors import DataError, DiffusionVizError, ModelLoadError
+from core.imaging import datasets as data
 from core.imaging.scaling import images_to_tensor, psnr
 from core.models import ideal
 from core.models.checkpoint import BUNDLED_MODEL, load_model, read_config
 from core.models.ideal import IdealDenoiser, ideal_from_emoji, load_ideal_model
-from core.training import data
 from core.training.data import split_holdout
 
 
