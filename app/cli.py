@@ -332,25 +332,24 @@ def _run_export(args) -> int:
     from core.diffusion.schedules import NoiseSchedule, index_from_paper_t
     from core.imaging.export import check_target, write_gif
     from core.imaging.images import fit_long_side, load_image
-    from core.imaging.pictures import default_stride, forward_pictures, reverse_pictures
+    from core.runs.pictures import default_stride, forward_pictures, reverse_pictures
     from core.runs.record import RunRecord, record_run
     from core.runs.spec import RunSpec
 
     out = check_target(args.out)
     image = load_image(args.image)
     if args.mode == "compare":
-        from core.imaging.pictures import compare_pictures
         from core.runs.compare import compare_chains, parse_runs
+        from core.runs.pictures import compare_pictures
 
         model = _load(args)
         runs = parse_runs(args.runs, model)
         T = model.schedule.T
         if args.strength is not None and not 1 <= args.strength <= T:
             raise DiffusionVizError(f"--strength must lie in 1..{T} (the model's T), got {args.strength}")
-        fraction = None if args.strength is None else args.strength / T
-        start = "pure noise" if fraction is None else f"{Path(args.image).name} noised to t = {args.strength}"
+        start = "pure noise" if args.strength is None else f"{Path(args.image).name} noised to t = {args.strength}"
         print(f"model: {model.name}; {len(runs)} runs from {start}, seed {args.seed}", flush=True)
-        ticks = list(compare_chains(runs, image if fraction else None, fraction, seed=args.seed))
+        ticks = list(compare_chains(runs, image, args.strength, seed=args.seed))
         scale = args.scale or max(1, 128 // model.image_size)
         titles = [r.title(ascii_only=True) for r in runs]
         pictures = compare_pictures(
@@ -433,7 +432,7 @@ def _run_invert(args) -> int:
     frames = list(inversion_frames(model, image, args.steps))
     scale = args.scale or max(1, 256 // model.image_size)
     x0 = tensor_to_images(frames[0].x0)
-    pictures = [compose([x0, tensor_to_images(f.x)], scale, f"{f.phase} t={f.t}") for f in frames[:-1]]
+    pictures = [compose([x0, tensor_to_images(f.x)], scale, f"{f.phase} t={f.paper_t}") for f in frames[:-1]]
     last, top = frames[-1], [f for f in frames if f.phase == "invert"][-1]
     summary = [x0, noise_to_uint8(top.x), tensor_to_images(last.reconstruction)]
     pictures += [compose(summary, scale, f"x0 | x_T | back: PSNR {last.psnr:.1f} dB")] * 20  # hold the result

@@ -41,10 +41,10 @@ from core.diffusion.vlb import bound_per_t
 from core.errors import DiffusionVizError
 from core.imaging.export import write_gif, write_pngs
 from core.imaging.images import load_image
-from core.imaging.pictures import forward_pictures, reverse_pictures
 from core.models.checkpoint import BUNDLED_MODEL, LoadedModel, load_model
 from core.runs import views
 from core.runs.chain import model_x0
+from core.runs.pictures import forward_pictures, reverse_pictures
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
 MAX_RECENT = 8
@@ -505,14 +505,15 @@ class MainWindow(QMainWindow):
     # -- export --------------------------------------------------------------------------------
 
     def export_dialog(self, reverse: bool, pngs: bool) -> None:
-        if reverse and not self.reverse.frames():
+        session = self.reverse.session  # exports read the run's owner, not the panel
+        if reverse and not session.frames():
             self.show_message("There is no reverse run to export yet: press Play first.")
             return
         if not reverse and self.state.image is None:
             self.show_message("Open an image first.")
             return
-        record = self.reverse.record
-        size = record.spec.model.image_size if reverse else max(self.state.working.shape[:2])
+        record = session.record
+        size = record.spec.size if reverse else max(self.state.working.shape[:2])
         frames = len(record.frames) if reverse else self.state.T + 1
         dialog = ExportDialog(
             reverse,
@@ -582,7 +583,7 @@ class MainWindow(QMainWindow):
     ) -> bool:
         """Write the reverse run or the forward scrub; on failure say why (no partial file is left)."""
         if reverse:
-            record, view = self.reverse.record, self.reverse.current_view()  # read here, on the GUI thread
+            record, view = self.reverse.session.record, self.reverse.current_view()  # read here, on the GUI thread
 
             def pictures():
                 return reverse_pictures(

@@ -204,6 +204,70 @@ def bench_reverse(app, quick, model):
     panel.close()
 
 
+def bench_slider(app, quick, model):
+    """Row 13: one forward-slider step with the whole window listening, GUI-thread time, vs the forward panel alone.
+
+    The window holds the model and every tab; the image is the bundled 32² sample or a 12-megapixel photo
+    (random pixels: the cost is in the size). Each step is ``set_t`` and the event loop drained (coalesced
+    previews paint there), then the x_t view painted; the reference is the same step on a lone forward panel.
+    """
+    from PySide6.QtCore import QSettings
+
+    from app.panels.forward import ForwardPanel
+    from app.state import ViewState
+    from app.window import MainWindow
+    from core.imaging.images import load_image
+
+    def drain():
+        for _ in range(3):
+            app.processEvents()
+
+    folder = tempfile.mkdtemp()
+    window = MainWindow(QSettings(str(Path(folder) / "s.ini"), QSettings.Format.IniFormat))
+    window.set_model(model)
+    window.resize(1500, 940)
+    window.show()
+    alone_state = ViewState(model.schedule)
+    alone = ForwardPanel(alone_state)
+    alone.resize(600, 400)
+    alone.show()
+    photo = np.random.default_rng(0).integers(0, 256, (3000, 4000, 3), dtype=np.uint8)
+    from app.window import default_image_path
+
+    for name, image in (("the 32² sample", load_image(default_image_path())), ("a 12-megapixel photo", photo)):
+        window.state.set_image(image, "bench")
+        alone_state.set_image(image, "bench")
+        drain()
+        ts = iter(range(1, 10**9))
+
+        def step(state, panel, ts=ts):
+            state.set_t(1 + next(ts) % (state.T - 1))
+            drain()
+            panel.view_xt.repaint()
+
+        reps, rounds = (10, 3) if quick else (20, 6)
+        pairs = [
+            (
+                median_time(lambda: step(window.state, window.forward), reps),
+                median_time(lambda: step(alone_state, alone), reps),
+            )
+            for _ in range(rounds)
+        ]
+        ratio = statistics.median(p[0] / p[1] for p in pairs)
+        row(
+            f"13. forward-slider step, whole window listening vs the forward panel alone ({name})",
+            statistics.median(p[0] for p in pairs),
+            statistics.median(p[1] for p in pairs),
+            "ms",
+            "≤ 2×",
+            "met" if ratio <= 2.0 else "NOT met",
+            ratio=ratio,
+        )
+    alone.close()
+    window.close()
+    drain()
+
+
 def longest_stall(start, seconds: float) -> float:
     """Call ``start()``, run the event loop for ``seconds``, return the GUI thread's longest stall.
 
@@ -533,6 +597,7 @@ def main() -> None:
     sections = [
         ("forward scrub", lambda: bench_forward(app, args.quick)),
         ("reverse chain and GUI stalls", lambda: bench_reverse(app, args.quick, model)),
+        ("forward slider, whole window", lambda: bench_slider(app, args.quick, model)),
         ("playback", lambda: bench_playback(app, args.quick, model)),
         ("the bound per t", lambda: bench_bound(args.quick, model)),
         ("compared runs", lambda: bench_compare(args.quick, model)),

@@ -236,7 +236,7 @@ def test_default_exports_are_a_few_seconds_not_the_whole_run(model_dir, photo, t
     assert main([*args, "--strength", "60"]) == 0
     with Image.open(out) as gif:
         assert gif.n_frames <= 61
-    from core.imaging.pictures import default_stride
+    from core.runs.pictures import default_stride
 
     assert -(-1001 // default_stride(1001)) <= 60 and default_stride(11) == 1
     assert main([*args, "--strength", "60", "--stride", "1"]) == 0  # every frame, one flag away

@@ -57,7 +57,7 @@ def test_identical_configs_give_identical_runs_and_equal_the_run_alone(model):
 def test_from_an_image_every_run_starts_from_the_same_noised_image(model):
     image = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
     runs = [CompareRun(model, SamplerConfig("ddim", steps=5)), CompareRun(model, SamplerConfig("ddpm"))]
-    start = next(compare_chains(runs, image=image, t_start=0.5, seed=1))
+    start = next(compare_chains(runs, image=image, paper_t=20, seed=1))
     assert start[0].t == start[1].t == 20
     torch.testing.assert_close(start[0].x_t, start[1].x_t)
 

@@ -20,11 +20,11 @@ from core.diffusion.samplers import (
 )
 from core.diffusion.schedules import NoiseSchedule
 from core.errors import DataError, DiffusionVizError, ModelLoadError
+from core.imaging import datasets as data
 from core.imaging.scaling import images_to_tensor, psnr
 from core.models import ideal
 from core.models.checkpoint import BUNDLED_MODEL, load_model, read_config
 from core.models.ideal import IdealDenoiser, ideal_from_emoji, load_ideal_model
-from core.training import data
 from core.training.data import split_holdout
 
 
@@ -91,12 +91,12 @@ def test_inversion_walks_up_exactly_the_indices_ddim_walks_down(gen, spacing, t_
     up = list(ddim_invert_loop(model, s, x0, num_steps=20, spacing=spacing, t_end=t_end))
     down = list(ddim_loop(model, s, up[-1].x_next, num_steps=20, spacing=spacing, t_start=t_end, clip_x0=False))
     assert all(isinstance(step, InversionStep) for step in up)
-    assert [(st.t, st.t_next) for st in up] == [(st.t_prev, st.t) for st in reversed(down)]
-    assert up[0].t == -1 and up[0].t_model == up[0].t_next
-    assert all(st.t_model == st.t for st in up[1:])
-    assert up[-1].t_next == (s.T - 1 if t_end is None else t_end)
+    assert [(st.index, st.next_index) for st in up] == [(st.prev_index, st.index) for st in reversed(down)]
+    assert up[0].index == -1 and up[0].model_index == up[0].next_index
+    assert all(st.model_index == st.index for st in up[1:])
+    assert up[-1].next_index == (s.T - 1 if t_end is None else t_end)
     assert [st.n for st in up] == list(range(len(up))) and {st.num_steps for st in up} == {len(up)}
-    assert ddim_inversion_timesteps(s.T, 20, spacing, t_end) == [up[0].t] + [st.t_next for st in up]
+    assert ddim_inversion_timesteps(s.T, 20, spacing, t_end) == [up[0].index] + [st.next_index for st in up]
 
 
 @pytest.mark.parametrize("spacing", ["trailing", "leading"])

@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.playback import RUN_SECONDS, Playback, frames_per_second
+from core.runs.playback import RUN_SECONDS, Playback, frames_per_second
 
 
 class Clock:

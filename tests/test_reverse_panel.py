@@ -245,8 +245,8 @@ def test_invert_takes_the_image_to_x_T_and_back_with_its_psnr(window, qtbot):
     with qtbot.waitSignal(panel.worker.finished, timeout=30000):
         panel.start()
     assert "PSNR" not in panel.result.text()  # the animation has not reached the end: no spoiler
-    panel.player.seek(len(panel.items) - 1)
-    frames = panel.items.snapshot()
+    frames = panel.session.frames()
+    panel.player.seek(len(frames) - 1)
     assert [f.phase for f in frames].count("invert") == 10 and frames[-1].psnr is not None
     assert f"{frames[-1].psnr:.2f}" in panel.result.text()
     assert "η = 0" in panel.findChildren(type(panel.result))[-1].text()

@@ -2,6 +2,8 @@
 
 A learner sees DDPM-1000, DDIM-50 and DDIM-10 start from the same noise and arrive at different (or
 the same) pictures; a researcher puts the trained network beside the ideal denoiser of its own data.
+The panel is a view over a :class:`~core.runs.session.RunSession` whose record holds one tick (a frame
+per run) per step, played by the same :class:`~app.views.player.Player` as the reverse chain.
 """
 
 from __future__ import annotations
@@ -22,13 +24,15 @@ from PySide6.QtWidgets import (
 
 from app.state import ViewState
 from app.views.imageview import ImageView
-from app.views.player import Items, Player
+from app.views.player import Player
 from app.workers.inference import Worker
 from core.diffusion.samplers import SamplerConfig
-from core.imaging.pictures import compare_pictures
 from core.imaging.scaling import tensor_to_images
 from core.models.checkpoint import LoadedModel
 from core.runs.compare import MAX_RUNS, PRESETS, CompareRun, compare_chains, run_title, total_ticks
+from core.runs.pictures import compare_pictures
+from core.runs.record import Recording
+from core.runs.session import RunSession
 
 START_NOISE, START_IMAGE = "pure noise (one x_T for all)", "forward image at its t"
 IDEAL_TRAINING_SET = "ideal denoiser of the training set"
@@ -93,12 +97,11 @@ class ComparePanel(QWidget):
         self.worker = Worker("compare", self)
         self.worker.finished.connect(self._finished)
         self.worker.failed.connect(self._failed)
-        self._job = 0
+        self.session = RunSession()
         self.titles: list[str] = []
         self.ascii_titles: list[str] = []  # for GIF labels (the default font has no Greek)
         self.short_titles: list[str] = []  # without the model's name when all runs share one
-        self.player = Player(self._show, self)
-        self.player.busy = lambda: self.worker.busy
+        self.player = Player(self._show, self, self.session, busy=lambda: self.worker.busy)
 
         self.rows = [RunRow(name) for name in PRESETS]
         grid = QGridLayout()
@@ -115,7 +118,7 @@ class ComparePanel(QWidget):
         self.show_what = QComboBox()
         self.show_what.addItem("x_t", "xt")
         self.show_what.addItem("x̂₀", "x0")
-        self.show_what.currentIndexChanged.connect(lambda: self.player.seek(self.player.playback.position))
+        self.show_what.currentIndexChanged.connect(self.player.repaint)
         self.run_button = QPushButton("Run all")
         self.run_button.setToolTip("Start every checked run from one start; they advance by fraction of their own run")
         self.run_button.clicked.connect(self.start)
@@ -193,14 +196,15 @@ class ComparePanel(QWidget):
         except ValueError as exc:
             self.message.emit(str(exc))
             return None
-        image, fraction = None, None
+        image, paper_t, forward = None, None, self.state.schedule
         if self.start_from.currentText() == START_IMAGE and self.state.image is not None:
             if self.state.t == 0:
                 self.message.emit("The forward panel is at t = 0: move its slider, or start from pure noise.")
                 return None
-            image, fraction = self.state.image, self.state.t / self.state.T
+            # As noisy as the forward panel's x_t, on each model's own schedule (the reverse tab's rule).
+            image, paper_t = self.state.image, self.state.t
         names = [r.model.currentText() for r in chosen]
-        items = Items(total_ticks([CompareRun(self.state.model, c) for c, _ in configs], fraction))
+        estimate = total_ticks([CompareRun(self.state.model, c) for c, _ in configs], paper_t, forward)
         self.titles = []
 
         # Titles are made here, on the GUI thread, from the menus as they were at the click; the job only
@@ -217,25 +221,21 @@ class ComparePanel(QWidget):
         model = self.state.model
         keys_to_models = {"model": model}
 
-        def job(handle):
+        def ticks():  # on the worker thread: building the ideal denoiser takes seconds
             runs = [CompareRun(keys_to_models.get(key) or self._resolve(key), config) for config, key in configs]
-            items.total = total_ticks(runs, fraction)
-            for tick in compare_chains(runs, image, fraction, seed=seed):
-                items.append(tick)
-                if handle.cancelled:
-                    return False
-            return True
+            record.total_frames = total_ticks(runs, paper_t, forward)
+            return compare_chains(runs, image, paper_t, seed, forward=forward)
 
-        self.items = items
+        record = Recording(ticks, estimate)
         for i, v in enumerate(self.views):
             v.set_image(None)
             v.set_caption(names[i] if i < len(names) else "")
             v.setVisible(i < len(names))  # as many columns as runs: two runs get bigger pictures
-        self._job = self.worker.submit(job)
+        job = self.worker.submit(lambda handle: record.run(lambda: handle.cancelled))
+        self.session.begin(record, job)
         self.stop_button.setEnabled(True)
-        self.player.start(items, lambda: self.worker.busy)
         self.status.setText("computing… (the runs advance by fraction of their own run)")
-        return self._job
+        return job
 
     def _show(self, tick, index: int) -> None:
         what = self.show_what.currentData()
@@ -250,24 +250,24 @@ class ComparePanel(QWidget):
             view.set_caption(f"{self.short_titles[i] if i < len(self.short_titles) else ''} · {where}")
             view.setToolTip(self.titles[i] if i < len(self.titles) else "")
 
-    def _finished(self, job_id: int, result) -> None:
+    def _finished(self, _job: int, result) -> None:
         self.stop_button.setEnabled(self.worker.busy)
-        if job_id == self._job:
-            done = "done" if result else "stopped"
-            self.status.setText(f"{done}: scrub the timeline, or export the comparison as a GIF")
+        self.session.finished(bool(result))
+        done = "done" if result else "stopped"
+        self.status.setText(f"{done}: scrub the timeline, or export the comparison as a GIF")
 
-    def _failed(self, job_id: int, message: str) -> None:
+    def _failed(self, _job: int, message: str) -> None:
         self.stop_button.setEnabled(self.worker.busy)
-        if job_id == self._job:
-            self.status.setText("the comparison stopped")
-            self.message.emit(message)
+        self.session.finished(False)
+        self.status.setText("the comparison stopped")
+        self.message.emit(message)
 
     def export_pictures(self, stride: int, scale: int, label: bool) -> list:
         """The comparison as GIF frames: a row of titled columns per tick."""
         return compare_pictures(self.ticks(), self.ascii_titles, stride=stride, scale=scale, label=label)
 
     def ticks(self) -> list:
-        return [] if getattr(self, "items", None) is None else self.items.snapshot()
+        return self.session.frames()
 
     def shutdown(self) -> None:
         self.player.stop()

@@ -1,4 +1,8 @@
-"""DDIM inversion: the forward panel's image walked up to x_T by deterministic DDIM and decoded back."""
+"""DDIM inversion: the forward panel's image walked up to x_T by deterministic DDIM and decoded back.
+
+A view over a :class:`~core.runs.session.RunSession` whose record holds the round trip's frames,
+played by the same :class:`~app.views.player.Player` as the reverse chain.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,12 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxL
 
 from app.state import ViewState
 from app.views.imageview import ImageView
-from app.views.player import Items, Player
+from app.views.player import Player
 from app.workers.inference import Worker
 from core.imaging.scaling import noise_to_uint8, tensor_to_images
 from core.runs.inversion import InversionFrame, inversion_frames
+from core.runs.record import Recording
+from core.runs.session import RunSession
 
 ETA_NOTE = (
     "Inversion always uses DDIM with η = 0: only a deterministic sampler can be run backwards "
@@ -29,9 +35,8 @@ class InvertPanel(QWidget):
         self.worker = Worker("inversion", self)
         self.worker.finished.connect(self._finished)
         self.worker.failed.connect(self._failed)
-        self._job = 0
-        self.items: Items | None = None
-        self.player = Player(self._show, self)
+        self.session = RunSession()
+        self.player = Player(self._show, self, self.session, busy=lambda: self.worker.busy)
         self.steps = QSpinBox()
         self.steps.setRange(1, 1000)
         self.steps.setValue(50)
@@ -66,23 +71,14 @@ class InvertPanel(QWidget):
             self.message.emit("Inversion needs a model and an image (File ▸ Open…).")
             return None
         steps = min(self.steps.value(), model.schedule.T)
-        items = Items(2 * steps + 1)
-
-        def job(handle):
-            for frame in inversion_frames(model, image, steps):
-                items.append(frame)
-                if handle.cancelled:
-                    return None
-            return items[len(items) - 1]
-
-        self.items = items
+        record = Recording(lambda: inversion_frames(model, image, steps), 2 * steps + 1)
         self.view_back.set_image(None)
         self.view_back.set_caption("decoded back: when the path is computed")
         self.result.setText("inverting…")
         self.view_x0.set_image(None)
-        self._job = self.worker.submit(job)
-        self.player.start(items, lambda: self.worker.busy)
-        return self._job
+        job = self.worker.submit(lambda handle: record.run(lambda: handle.cancelled))
+        self.session.begin(record, job)
+        return job
 
     def _show(self, frame: InversionFrame, index: int) -> None:
         if frame.reconstruction is not None:  # the round trip's end, reached by the animation: now the result
@@ -93,16 +89,17 @@ class InvertPanel(QWidget):
         noisy = frame.phase == "invert" and frame.n == frame.num_steps
         self.view_path.set_image(noise_to_uint8(frame.x) if noisy else tensor_to_images(frame.x))
         arrow = "↑ inverting" if frame.phase == "invert" else "↓ decoding"
-        self.view_path.set_caption(f"{arrow}: x_t at t = {frame.t}" + ("  (x_T, shown ±3σ)" if noisy else ""))
+        self.view_path.set_caption(f"{arrow}: x_t at t = {frame.paper_t}" + ("  (x_T, shown ±3σ)" if noisy else ""))
 
-    def _finished(self, job_id: int, last) -> None:
-        if job_id == self._job and last is not None and "PSNR" not in self.result.text():
+    def _finished(self, _job: int, completed) -> None:
+        self.session.finished(bool(completed))
+        if completed and "PSNR" not in self.result.text():
             self.result.setText("computed: the result shows when the animation gets there (or press End)")
 
-    def _failed(self, job_id: int, message: str) -> None:
-        if job_id == self._job:
-            self.result.setText("the inversion stopped")
-            self.message.emit(message)
+    def _failed(self, _job: int, message: str) -> None:
+        self.session.finished(False)
+        self.result.setText("the inversion stopped")
+        self.message.emit(message)
 
     def shutdown(self) -> None:
         self.player.stop()

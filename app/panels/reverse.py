@@ -1,17 +1,14 @@
 """The reverse chain of a trained model, to watch and learn from.
 
 x_t beside what the network predicts (x̂_0, ε̂, v̂ or the score) and, when the run starts from the
-user's image, the truth beside that. Inference runs ahead on a worker thread into a
-:class:`~core.runs.record.RunRecord`; the display plays the recorded frames at the user's pace
-(:class:`~app.playback.Playback`), and pause, step and scrub work on the record while inference goes on.
+user's image, the truth beside that. The panel is a view over a :class:`~core.runs.session.RunSession`:
+it reads its widgets into the session's spec, a worker thread fills the session's record, and the one
+:class:`~app.views.player.Player` plays the recorded frames at the user's pace while inference goes on.
 """
 
 from __future__ import annotations
 
-import time
-
-import torch
-from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtCore import QSignalBlocker, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -26,25 +23,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.playback import DEFAULT_SPEED, SPEEDS, Playback
 from app.state import ViewState
 from app.views.imageview import ImageView
-from app.views.timeline import Timeline
+from app.views.player import Player
 from app.workers.inference import Worker
 from core.diffusion.samplers import SamplerConfig
-from core.diffusion.schedules import index_from_paper_t, matching_index, paper_t_from_index
+from core.diffusion.schedules import paper_t_from_index
 from core.imaging.scaling import tensor_to_images
 from core.runs import views
-from core.runs.chain import Frame, prepare_start
-from core.runs.record import DEFAULT_HISTORY_BYTES, RunRecord, record_run
-from core.runs.spec import RunSpec, explain_start
+from core.runs.chain import Frame
+from core.runs.session import RunSession
+from core.runs.spec import RunSpec, explain_start, start_index
 
 START_NOISE, START_IMAGE = "pure noise", "forward image at its t"
-# The display timer: playback advances and the pictures repaint at most this often. 60 Hz lets a paced
-# run show 60 frames a second; "as computed" paints at 30 Hz, as every millisecond the GUI thread paints
-# is taken from torch's threads on a 2-core machine.
-TICK_MS, TICK_AS_COMPUTED_MS = 16, 33
-CHROME_MS = 100  # status text, timeline and the plots' cursor at 10 Hz: they make ancestors repaint
 
 
 class ReversePanel(QWidget):
@@ -63,20 +54,26 @@ class ReversePanel(QWidget):
     def __init__(self, state: ViewState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
+        self.session = RunSession()
         self.worker = Worker("inference", self)
-        self.worker.finished.connect(self._on_finished)
+        self.worker.finished.connect(lambda _job, completed: self.session.finished(bool(completed)))
         self.worker.failed.connect(self._on_failed)
-        self.record: RunRecord | None = None
-        self.history_bytes = DEFAULT_HISTORY_BYTES  # each run's frames stay within this
-        self._stopped = False  # the user stopped the computing of the current run
-        self._record_key: tuple | None = None  # the settings the record was made with
-        self._job = 0
-        self.playback = Playback()
-        self._shown: tuple[int, int] | None = None  # (id of record, index) on screen
-        self._chrome_at = 0.0
-        self._timer = QTimer(self)
-        self._timer.setInterval(TICK_MS)
-        self._timer.timeout.connect(self._tick)
+        self.player = Player(
+            self._show_frame,
+            self,
+            self.session,
+            busy=lambda: self.worker.busy,
+            chrome=self._chrome,
+            idle_play=self.start,
+        )
+        self.session.connect("run_started", self.run_started.emit)
+        self.session.connect("run_cleared", self._on_cleared)
+        self.session.connect("run_finished", lambda completed: self.run_finished.emit(self.session.job, completed))
+        # The start preview follows the forward slider: coalesced, so a burst of t changes paints once.
+        self._preview_timer = QTimer(self)
+        self._preview_timer.setSingleShot(True)
+        self._preview_timer.setInterval(0)
+        self._preview_timer.timeout.connect(self._show_start)
 
         self.model_label = QLabel("no model")
         self.model_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -111,23 +108,18 @@ class ReversePanel(QWidget):
             "x̂₀ = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t, ε̂, v̂ = √ᾱ_t ε̂ − √(1−ᾱ_t) x̂₀, score s_θ = −ε̂/√(1−ᾱ_t).\n"
             "Noise-like maps are shown at ±3σ of their own scale."
         )
-        self.speed = QComboBox()
-        self.speed.addItems(list(SPEEDS))
-        self.speed.setCurrentText(DEFAULT_SPEED)
-        self.speed.setToolTip("How fast the recorded frames play; inference runs ahead as fast as it can")
+        self.speed = self.player.speed
         self.smooth = QCheckBox("smooth")
         self.smooth.setToolTip("Smooth scaling instead of square pixels")
 
-        self.play = QPushButton("Play")
-        self.play.setToolTip("Play / pause (Space)")
-        self.step_button = QPushButton("Step")
-        self.step_button.setToolTip("One frame forward (→); ← one back")
+        self.play, self.step_button, self.timeline = (
+            self.player.play_button,
+            self.player.step_button,
+            self.player.timeline,
+        )
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop computing; the frames so far stay")
-        for b in (self.play, self.step_button, self.stop_button):
-            b.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # a click leaves the keys with the panel
-        self.play.clicked.connect(self.toggle_play)
-        self.step_button.clicked.connect(lambda: self.step(1))
+        self.stop_button.setFocusPolicy(self.play.focusPolicy())
         self.stop_button.clicked.connect(self.stop)
 
         self.view_xt = ImageView("x_t")
@@ -138,8 +130,6 @@ class ReversePanel(QWidget):
             v.setMinimumSize(150, 150)
             pictures.addWidget(v)
 
-        self.timeline = Timeline()
-        self.timeline.seek_requested.connect(self.seek)
         self.status = QLabel("")
         # Its text changes many times a second; an Ignored width keeps it from re-laying out the window.
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -177,17 +167,15 @@ class ReversePanel(QWidget):
         layout.addWidget(self.note)
 
         for combo in (self.sampler, self.variance, self.start_from):
-            combo.currentIndexChanged.connect(self._settings_changed)
+            combo.currentIndexChanged.connect(lambda _i: self._settings_changed())
         for spin in (self.steps, self.eta, self.seed):
-            spin.valueChanged.connect(self._settings_changed)
-        self.view.currentIndexChanged.connect(self._repaint)
+            spin.valueChanged.connect(lambda _v: self._settings_changed())
+        self.view.currentIndexChanged.connect(self.player.repaint)
         self.smooth.toggled.connect(self._smooth_changed)
-        self.speed.currentTextChanged.connect(self._speed_changed)
-        state.t_changed.connect(lambda _t: self._settings_changed())
+        state.t_changed.connect(lambda _t: self._settings_changed(coalesce=True))
         state.image_changed.connect(self._settings_changed)
         state.schedule_changed.connect(self._settings_changed)
         state.model_changed.connect(self._model_changed)
-        self._speed_changed(self.speed.currentText())
         self._model_changed()
 
     # -- settings ------------------------------------------------------------------------------
@@ -225,53 +213,68 @@ class ReversePanel(QWidget):
             seed=self.seed.value(),
         )
 
+    @property
+    def record(self):
+        return self.session.record
+
+    @property
+    def playback(self):
+        return self.session.playback
+
+    @property
+    def history_bytes(self) -> int:
+        return self.session.history_bytes
+
+    @history_bytes.setter
+    def history_bytes(self, value: int) -> None:
+        self.session.history_bytes = value
+
     def start_index(self) -> int | None:
-        """The model's array index to start from, or None for pure noise."""
+        """The model's array index to start from (as noisy as the forward panel's x_t), or None for pure noise."""
         if self.model is None or self.start_from.currentText() == START_NOISE or self.state.image is None:
             return None
-        return matching_index(self.state.schedule, index_from_paper_t(self.state.t), self.model.schedule)
+        return start_index(self.state.schedule, self.state.t, self.model.schedule)
 
-    def spec(self) -> RunSpec:
-        """The run the current settings describe (read once, when a run starts)."""
+    def spec(self) -> RunSpec | None:
+        """The run the current settings describe (None without a model)."""
+        if self.model is None:
+            return None
         index = self.start_index()
         image = self.state.image if index is not None else None
         return RunSpec(self.model, self.sampler_config(), image, index)
 
-    def _settings_key(self) -> tuple:
-        image = self.state.image if self.start_index() is not None else None
-        return (id(self.model), self.sampler_config(), id(image), self.start_index())
-
-    def _settings_changed(self) -> None:
+    def _settings_changed(self, coalesce: bool = False) -> None:
         ddim = self.sampler.currentData() == "ddim"
         self.variance.setEnabled(not ddim)  # disabled, not hidden: the layout never jumps
         self.steps.setEnabled(ddim)
         self.eta.setEnabled(ddim)
         from_noise = self.start_from.currentText() == START_NOISE
-        self.note.setText(explain_start(self.model, from_noise, self.state.image is not None, self.start_index()))
-        if self.record is not None and self._record_key != self._settings_key():
-            self._drop_record()  # the settings describe another run now: nothing of the old one stays on show
-        if self.record is None:
-            self._show_start()
+        index = self.start_index()
+        self.note.setText(explain_start(self.model, from_noise, self.state.image is not None, index))
+        try:
+            spec = self.spec()
+        except ValueError as exc:  # a setting no run can have: say so, keep what is on show
+            self.status.setText(str(exc))
+            return
+        self.session.set_spec(spec)  # a record of another run is cleared (run_cleared)
+        if self.session.record is None:
+            if coalesce:
+                self._preview_timer.start()
+            else:
+                self._show_start()
         self._update_buttons()
 
-    def _drop_record(self) -> None:
+    def _on_cleared(self) -> None:
         self.worker.cancel()
-        self.playback.pause()
-        self.playback.reset(0, playing=False)
-        self.record, self._record_key = None, None
-        self.timeline.set_state(0, 0, 0)
         self.status.setText("Settings changed: press Play for a run with them.")
         self.run_cleared.emit()
 
     def _show_start(self) -> None:
         """Before a run, the x_t view shows where the chain would start, so the panel is never blank."""
-        if self.model is None:
+        spec = self.session.spec
+        if spec is None or self.session.record is not None or (spec.t_start is not None and spec.t_start < 0):
             return
-        index = self.start_index()
-        if index is not None and index < 0:
-            return
-        spec = self.spec()
-        x, x0 = prepare_start(spec, torch.Generator().manual_seed(spec.config.seed))
+        x, x0 = self.session.start()  # the model-size x₀ is cropped once per image and size
         self.view_xt.set_image(tensor_to_images(x[0]))
         self.view_xt.set_caption(f"x_t at t = {paper_t_from_index(spec.start_index)}: the start (press Play)")
         self.view_pred.set_image(None)
@@ -280,11 +283,6 @@ class ReversePanel(QWidget):
         self.view_truth.set_caption(
             "x₀: the image being denoised" if x0 is not None else "the final sample, when computed"
         )
-        self._shown = None
-
-    def _speed_changed(self, text: str) -> None:
-        self.playback.speed = SPEEDS.get(text, 1.0)
-        self._timer.setInterval(TICK_AS_COMPUTED_MS if self.playback.speed is None else TICK_MS)
 
     def _smooth_changed(self, on: bool) -> None:
         for v in (self.view_xt, self.view_pred, self.view_truth):
@@ -293,14 +291,7 @@ class ReversePanel(QWidget):
     # -- control -------------------------------------------------------------------------------
 
     def toggle_play(self) -> None:
-        if self.record is not None and self._record_key == self._settings_key() and self.playback.total_frames:
-            if self.playback.playing:
-                self.playback.pause()
-            else:
-                self.playback.play()
-                self._timer.start()
-        else:
-            self.start()
+        self.player.toggle()  # with no record of the current settings: start()
         self._update_buttons()
 
     def start(self, paused: bool = False) -> int | None:
@@ -308,116 +299,74 @@ class ReversePanel(QWidget):
         if self.model is None:
             self.message.emit("Open a model first (File ▸ Open model…).")
             return None
+        self._preview_timer.stop()
         try:
-            spec = self.spec()
+            self.session.set_spec(self.spec())
+            spec = self.session.spec
+            if spec.t_start is not None and spec.t_start < 0:
+                self.message.emit(
+                    "The forward panel is at t = 0, so there is no noise to remove: "
+                    "move its slider first, or start from pure noise."
+                )
+                return None
+            record = self.session.new_record()
         except ValueError as exc:
             self.message.emit(str(exc))
             return None
-        if spec.t_start is not None and spec.t_start < 0:
-            self.message.emit(
-                "The forward panel is at t = 0, so there is no noise to remove: "
-                "move its slider first, or start from pure noise."
-            )
-            return None
-        try:
-            record = RunRecord(spec, self.history_bytes)
-        except ValueError as exc:
-            self.message.emit(str(exc))
-            return None
-        self.record, self._record_key = record, self._settings_key()
-        self._stopped = False
-        self.playback.reset(record.total_frames, playing=not paused)
-        self._shown = None
-        self._job = self.worker.submit(lambda job: record_run(record, lambda: job.cancelled))
-        self._timer.start()
+        job = self.worker.submit(lambda handle: record.run(lambda: handle.cancelled))
         self.status.setText("starting…")
-        self.run_started.emit(record)
+        self.session.begin(record, job, paused=paused)  # run_started: the player and the plots follow
         self._update_buttons()
-        return self._job
+        return job
 
     def step(self, delta: int = 1) -> None:
         """One frame forward (or back) while paused; from idle this starts a paused run."""
-        if self.record is None or self._record_key != self._settings_key():
-            if self.start(paused=True) is None:
-                return
+        if not self.session.current:
+            self.start(paused=True)
             return
-        self.playback.pause()
-        self.seek(self.playback.position + delta)
+        self.player.step(delta)
 
     def seek(self, index: int) -> None:
         """Show recorded frame ``index`` (clamped to what is computed); play/pause is unchanged."""
-        if self.record is None:
-            return
-        self.playback.seek(index, len(self.record.frames))
-        self._paint(force_chrome=True)
-        self._update_buttons()
+        self.player.seek(index)
 
     def seek_end(self) -> None:
-        if self.record is not None:
-            self.seek(len(self.record.frames) - 1)
+        self.player.seek_end()
 
     def stop(self) -> None:
         """Stop computing (the frames so far stay) and pause."""
         if self.worker.busy:
             self.worker.cancel()
-            self._stopped = True
+            self.session.stop()
         self.playback.pause()
         self._update_buttons()
 
     def shutdown(self) -> None:
-        self._timer.stop()
+        self.player.stop()
+        self._preview_timer.stop()
         self.worker.shutdown()
 
     def _update_buttons(self) -> None:
-        has_model = self.model is not None
-        self.play.setText("Pause" if self.playback.playing else "Play")
+        self.player.update_buttons()
         self.stop_button.setEnabled(self.worker.busy)
         for w in (self.play, self.step_button):
-            w.setEnabled(has_model)
-        self.timeline.setEnabled(self.record is not None)
+            w.setEnabled(self.model is not None)
 
     # -- display -------------------------------------------------------------------------------
 
-    def _tick(self) -> None:
-        if self.record is None:
-            self._timer.stop()
-            return
-        self._paint()
-        if not self.playback.playing and not self.worker.busy:
-            self._timer.stop()
-            self._paint(force_chrome=True)
-            self._update_buttons()
-
-    def _paint(self, force_chrome: bool = False) -> None:
-        record = self.record
-        available = len(record.frames)
-        index = self.playback.tick(available, complete=not self.worker.busy)
-        if available and self._shown != (id(record), index):
-            self._shown = (id(record), index)
-            self._show_frame(record.frames.at(index))
-        now = time.monotonic()
-        if force_chrome or now - self._chrome_at >= CHROME_MS / 1000:
-            self._chrome_at = now
-            self.timeline.set_state(record.total_frames, available, index)
-            self._show_status(index, available)
-            self._update_buttons()
-            if available:
-                self.frame_shown.emit(record.frames.at(index))
-
-    def _repaint(self) -> None:
-        self._shown = None
-        if self.record is not None and len(self.record.frames):
-            self._paint(force_chrome=True)
+    def _chrome(self, index: int, available: int) -> None:
+        self._show_status(index, available)
+        self._update_buttons()
+        if available:
+            self.frame_shown.emit(self.session.record.frames.at(index))
 
     def current_view(self) -> str:
         return self.view.currentData() or "x0"
 
     def current_frame(self) -> Frame | None:
-        if self.record is None or not len(self.record.frames):
-            return None
-        return self.record.frames.at(self.playback.position)
+        return self.session.frame()
 
-    def _show_frame(self, frame: Frame) -> None:
+    def _show_frame(self, frame: Frame, _index: int = 0) -> None:
         record, view = self.record, self.current_view()
         schedule = record.spec.model.schedule  # the run's own, even after another model is opened
         self.view_xt.set_image(tensor_to_images(frame.x_t))
@@ -452,7 +401,7 @@ class ReversePanel(QWidget):
         frame = record.frames.at(index) if available else None
         where = "" if frame is None else ("the final sample" if frame.final else f"t = {frame.t}")
         computing = f"computed {available}/{total}" if self.worker.busy else f"{available} frames recorded"
-        if self._stopped:
+        if self.session.stopped:
             computing += " (stopped)"
         fps = self.playback.fps
         pace = "as computed" if fps is None else f"{fps:.0f} frames/s"
@@ -461,18 +410,9 @@ class ReversePanel(QWidget):
 
     # -- worker --------------------------------------------------------------------------------
 
-    def _on_finished(self, job_id: int, completed) -> None:
-        if job_id != self._job:
-            return  # an old run
-        self._timer.start()  # let the display catch up and repaint the chrome once
-        self.run_finished.emit(job_id, bool(completed))
-
-    def _on_failed(self, job_id: int, message: str) -> None:
-        if job_id != self._job:
-            return
-        self._timer.start()
+    def _on_failed(self, _job: int, message: str) -> None:
         self.message.emit(message)
-        self.run_finished.emit(job_id, False)
+        self.session.finished(False)
 
     def frames(self) -> list[Frame]:
-        return [] if self.record is None else self.record.frames.snapshot()
+        return self.session.frames()

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QSpinBox,
 )
 
-from core.imaging.pictures import default_stride
+from core.runs.pictures import default_stride
 
 CONTENTS = {
     "x_t and the prediction side by side": "both",

@@ -3,8 +3,10 @@
 A job is a plain function of a :class:`Job` handle, run on the worker's thread: it checks
 ``job.cancelled`` between steps and reports ``job.report(done, total)``. A new job cancels the
 current one; cancelling only sets a flag, so the GUI thread is never blocked by a model step.
-Signals carry the job id, and a receiver drops anything from an older job. An exception in a job is
-one message for the user and a traceback in the log file the crash guard names.
+The worker knows which job is current, so it drops what an older job reports itself: its public
+signals carry only the current job (checked on the GUI thread, where a new job is submitted), and
+no receiver filters. An exception in a job is one message for the user and a traceback in the log
+file the crash guard names.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import queue
 import threading
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Signal, Slot
 
 from core.errors import DiffusionVizError
 
@@ -41,7 +43,7 @@ class Job:
     def report(self, done: int, total: int) -> bool:
         """Tell the GUI how far the job is; returns False once the job is cancelled."""
         if not self.cancelled:
-            self._worker._emit(self._worker.progress, self.id, done, total)
+            self._worker._emit(self._worker._progress_raw, self.id, done, total)
         return not self.cancelled
 
 
@@ -55,6 +57,10 @@ class Worker(QObject):
     progress = Signal(int, int, int)
     finished = Signal(int, object)
     failed = Signal(int, str)
+    # What the job's thread emits; delivered queued to the GUI thread, which re-emits the current job's.
+    _progress_raw = Signal(int, int, int)
+    _finished_raw = Signal(int, object)
+    _failed_raw = Signal(int, str)
 
     def __init__(self, name: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -63,6 +69,25 @@ class Worker(QObject):
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._job: Job | None = None
+        # Slots of this QObject (which lives on the GUI thread), so the connections are queued.
+        self._progress_raw.connect(self._deliver_progress)
+        self._finished_raw.connect(self._deliver_finished)
+        self._failed_raw.connect(self._deliver_failed)
+
+    @Slot(int, int, int)
+    def _deliver_progress(self, job_id: int, done: int, total: int) -> None:
+        if job_id == self.job_id:
+            self.progress.emit(job_id, done, total)
+
+    @Slot(int, object)
+    def _deliver_finished(self, job_id: int, result: object) -> None:
+        if job_id == self.job_id:
+            self.finished.emit(job_id, result)
+
+    @Slot(int, str)
+    def _deliver_failed(self, job_id: int, message: str) -> None:
+        if job_id == self.job_id:
+            self.failed.emit(job_id, message)
 
     def submit(self, fn: Callable[[Job], object]) -> int:
         """Cancel the current job and queue ``fn``; returns the new job's id at once."""
@@ -112,15 +137,15 @@ class Worker(QObject):
 
     def _execute(self, job: Job) -> None:
         if job.cancelled:
-            self._emit(self.finished, job.id, None)
+            self._emit(self._finished_raw, job.id, None)
             return
         try:
             result = job.fn(job)
         except DiffusionVizError as exc:
-            self._emit(self.failed, job.id, str(exc))
+            self._emit(self._failed_raw, job.id, str(exc))
             return
         except Exception as exc:  # anything else from a model: report, log, keep the window alive
             log.exception("a %s job failed", self.name)
-            self._emit(self.failed, job.id, f"the {self.name} job failed: {type(exc).__name__}: {exc}")
+            self._emit(self._failed_raw, job.id, f"the {self.name} job failed: {type(exc).__name__}: {exc}")
             return
-        self._emit(self.finished, job.id, None if job.cancelled else result)
+        self._emit(self._finished_raw, job.id, None if job.cancelled else result)

@@ -34,24 +34,36 @@ ModelFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 class SamplerStep:
     """One step of a reverse chain.
 
-    ``t`` is the array index of ``x_t`` (the model's input); ``x_prev`` is the sample the
-    step produced, at index ``t_prev`` (−1 means the final clean sample x_0).
+    ``index`` is the array index of ``x_t`` (the model's input); ``x_prev`` is the sample the step
+    produced, at ``prev_index`` (−1 means the final clean sample x_0). ``eps_hat`` is ε̂ as the
+    network's output gives it (before any clipping of x̂_0), so no caller derives it again.
     """
 
     n: int
     num_steps: int
-    t: int
-    t_prev: int
+    index: int
+    prev_index: int
     x_t: torch.Tensor
     x0_hat: torch.Tensor
     model_output: torch.Tensor
     x_prev: torch.Tensor
+    eps_hat: torch.Tensor | None = None
+
+    @property
+    def t(self) -> int:
+        """The old name of :attr:`index` (an array index, not the paper's t)."""
+        return self.index
+
+    @property
+    def t_prev(self) -> int:
+        """The old name of :attr:`prev_index`."""
+        return self.prev_index
 
 
 def ddpm_step(
     schedule: NoiseSchedule,
     x_t: torch.Tensor,
-    t: int,
+    index: int,
     model_output: torch.Tensor,
     noise: torch.Tensor | None,
     prediction: str = "eps",
@@ -66,49 +78,59 @@ def ddpm_step(
 
     Returns ``(x_prev, x0_hat)``.
     """
-    (mean, _, x0_hat), var, _ = p_mean_variance(schedule, x_t, t, model_output, prediction, variance, clip_x0)
-    if t == 0:
-        return mean, x0_hat
+    x_prev, x0_hat, _ = _ddpm_step(schedule, x_t, index, model_output, noise, prediction, variance, clip_x0)
+    return x_prev, x0_hat
+
+
+def _ddpm_step(schedule, x_t, index, model_output, noise, prediction, variance, clip_x0):
+    (mean, eps_hat, x0_hat), var, _ = p_mean_variance(schedule, x_t, index, model_output, prediction, variance, clip_x0)
+    if index == 0:
+        return mean, x0_hat, eps_hat
     if noise is None:
-        raise ValueError("ddpm_step needs noise for t > 0")
-    return mean + var.sqrt() * noise, x0_hat
+        raise ValueError("ddpm_step needs noise for index > 0")
+    return mean + var.sqrt() * noise, x0_hat, eps_hat
 
 
 def ddim_step(
     schedule: NoiseSchedule,
     x_t: torch.Tensor,
-    t: int,
-    t_prev: int,
+    index: int,
+    prev_index: int,
     model_output: torch.Tensor,
     eta: float,
     noise: torch.Tensor | None,
     prediction: str = "eps",
     clip_x0: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One DDIM step x_t → x_{t_prev} (Eq. 12, Song et al. 2021).
+    """One DDIM step x_t → x_{prev_index} (Eq. 12, Song et al. 2021).
 
     σ_t(η) = η √((1−ᾱ_prev)/(1−ᾱ_t)) √(1 − ᾱ_t/ᾱ_prev) (Eq. 16); η = 0 is deterministic.
-    ``t_prev = -1`` steps to the clean image (ᾱ_prev = 1). When x̂_0 is clipped, ε̂ is
+    ``prev_index = -1`` steps to the clean image (ᾱ_prev = 1). When x̂_0 is clipped, ε̂ is
     recomputed from it so the step stays consistent.
 
     Returns ``(x_prev, x0_hat)``.
     """
-    if not 0 <= t_prev + 1 <= t:
-        raise ValueError(f"t_prev must satisfy -1 ≤ t_prev < t, got t={t}, t_prev={t_prev}")
-    x0_hat, eps_hat = x0_eps_from_output(schedule, x_t, t, model_output, prediction)
+    x_prev, x0_hat, _ = _ddim_step(schedule, x_t, index, prev_index, model_output, eta, noise, prediction, clip_x0)
+    return x_prev, x0_hat
+
+
+def _ddim_step(schedule, x_t, index, prev_index, model_output, eta, noise, prediction, clip_x0):
+    if not 0 <= prev_index + 1 <= index:
+        raise ValueError(f"prev_index must satisfy -1 ≤ prev_index < index, got index={index}, prev_index={prev_index}")
+    x0_hat, eps_net = x0_eps_from_output(schedule, x_t, index, model_output, prediction)
+    eps_hat = eps_net
     if clip_x0:
         x0_hat = x0_hat.clamp(-1.0, 1.0)
-        eps_hat = eps_from_x0(schedule, x_t, t, x0_hat)
-    abar_t = float(schedule.alphas_cumprod[t])
-    abar_prev = float(schedule.alphas_cumprod[t_prev]) if t_prev >= 0 else 1.0
-    sigma = eta * ((1 - abar_prev) / (1 - abar_t) * (1 - abar_t / abar_prev)) ** 0.5
+        eps_hat = eps_from_x0(schedule, x_t, index, x0_hat)
+    abar_t, abar_prev = schedule.abar(index), schedule.abar(prev_index)
+    sigma = eta * ((1 - abar_prev) / (1 - abar_t) * (1 - abar_t / abar_prev)) ** 0.5  # Eq. 16
     direction = max(1.0 - abar_prev - sigma**2, 0.0) ** 0.5
-    x_prev = abar_prev**0.5 * x0_hat + direction * eps_hat
+    x_prev = abar_prev**0.5 * x0_hat + direction * eps_hat  # Eq. 12
     if sigma > 0:
         if noise is None:
             raise ValueError("ddim_step needs noise when eta > 0")
         x_prev = x_prev + sigma * noise
-    return x_prev, x0_hat
+    return x_prev, x0_hat, eps_net
 
 
 def ddim_timesteps(T: int, num_steps: int, spacing: str = DEFAULT_SPACING) -> list[int]:
@@ -131,90 +153,15 @@ def ddim_timesteps(T: int, num_steps: int, spacing: str = DEFAULT_SPACING) -> li
     return sorted({int(s) for s in steps}, reverse=True)
 
 
-def _call_model(model: ModelFn, x: torch.Tensor, t: int) -> torch.Tensor:
-    t_batch = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)
-    return model(x, t_batch)
+def ddim_run_timesteps(num_steps: int, start_index: int, spacing: str = DEFAULT_SPACING) -> list[int]:
+    """The descending indices a DDIM run from ``start_index`` walks: its steps spread over 0..start_index.
 
-
-def _randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    return randn(x.shape, generator, x.device, x.dtype)
-
-
-def ddpm_loop(
-    model: ModelFn,
-    schedule: NoiseSchedule,
-    x_start: torch.Tensor,
-    *,
-    t_start: int | None = None,
-    prediction: str = "eps",
-    variance: str = "fixed_small",
-    clip_x0: bool = DEFAULT_CLIP_X0,
-    generator: torch.Generator | None = None,
-) -> Iterator[SamplerStep]:
-    """Ancestral DDPM sampling from ``x_start`` at index ``t_start`` (default T−1) down to x_0.
-
-    Start from pure noise (``x_start`` ~ N(0, I), ``t_start = T−1``) or from a noised image
-    at any index (SDEdit, Meng et al. 2022).
+    x_start lives at ``start_index``, so the first step reads it there ("leading" spacing would otherwise
+    treat pure noise as x_{T−T/N}; Lin et al. 2024). The run keeps ``num_steps`` steps (at most start_index+1).
     """
-    check_prediction(prediction)
-    t_start = schedule.T - 1 if t_start is None else int(t_start)
-    if not 0 <= t_start < schedule.T:
-        raise ValueError(f"t_start must lie in 0..{schedule.T - 1}, got {t_start}")
-    x = x_start
-    num_steps = t_start + 1
-    for n, t in enumerate(range(t_start, -1, -1)):
-        with torch.inference_mode():
-            out = _call_model(model, x, t)
-            noise = _randn_like(x, generator) if t > 0 else None
-            x_prev, x0_hat = ddpm_step(schedule, x, t, out, noise, prediction, variance, clip_x0)
-        yield SamplerStep(n, num_steps, t, t - 1, x, x0_hat, out, x_prev)
-        x = x_prev
-
-
-def ddim_loop(
-    model: ModelFn,
-    schedule: NoiseSchedule,
-    x_start: torch.Tensor,
-    *,
-    num_steps: int = 50,
-    eta: float = 0.0,
-    spacing: str = DEFAULT_SPACING,
-    t_start: int | None = None,
-    prediction: str = "eps",
-    clip_x0: bool = DEFAULT_CLIP_X0,
-    generator: torch.Generator | None = None,
-) -> Iterator[SamplerStep]:
-    """DDIM sampling with ``num_steps`` steps from index ``t_start`` (default T−1) to x_0.
-
-    With ``t_start`` below T−1 the steps are spread over 0..t_start only (SDEdit).
-    """
-    check_prediction(prediction)
-    t_start = schedule.T - 1 if t_start is None else int(t_start)
-    if not 0 <= t_start < schedule.T:
-        raise ValueError(f"t_start must lie in 0..{schedule.T - 1}, got {t_start}")
-    timesteps = ddim_timesteps(t_start + 1, min(num_steps, t_start + 1), spacing)
-    # x_start lives at t_start, so the first step must read it there ("leading" spacing would
-    # otherwise treat pure noise as x_{T−T/N}; Lin et al. 2024). The run keeps num_steps steps.
-    timesteps[0] = t_start
-    x = x_start
-    for n, t in enumerate(timesteps):
-        t_prev = timesteps[n + 1] if n + 1 < len(timesteps) else -1
-        with torch.inference_mode():
-            out = _call_model(model, x, t)
-            noise = _randn_like(x, generator) if eta > 0 and t_prev >= 0 else None
-            x_prev, x0_hat = ddim_step(schedule, x, t, t_prev, out, eta, noise, prediction, clip_x0)
-        yield SamplerStep(n, len(timesteps), t, t_prev, x, x0_hat, out, x_prev)
-        x = x_prev
-
-
-def final_step(loop: Iterator[SamplerStep]) -> SamplerStep:
-    """Run a sampler generator to its end and return its last step."""
-    last = None
-    for last in loop:  # noqa: B007 - only the last step is wanted
-        pass
-    if last is None:
-        raise ValueError("the sampler produced no step")
-    return last
+    steps = ddim_timesteps(start_index + 1, min(num_steps, start_index + 1), spacing)
+    steps[0] = start_index
+    return steps
 
 
 @dataclass(frozen=True)
@@ -234,10 +181,194 @@ class SamplerConfig:
             raise ValueError(f"unknown sampler {self.sampler!r}; choose one of {', '.join(SAMPLERS)}")
         if self.variance not in VARIANCES:
             raise ValueError(f"unknown variance {self.variance!r}; choose one of {', '.join(VARIANCES)}")
+        if self.spacing not in SPACINGS:
+            raise ValueError(f"unknown spacing {self.spacing!r}; choose one of {', '.join(SPACINGS)}")
         if self.steps < 1:
             raise ValueError("steps must be at least 1")
         if not 0.0 <= self.eta <= 1.0:
             raise ValueError("eta must lie in [0, 1]")
+
+
+# -- schedulers: one object per sampler, one loop for all ----------------------------------------------
+#
+# The shape of diffusers' schedulers: ``timesteps()`` lists the array indices a run visits, and
+# ``step(model_output, index, x, noise)`` takes one step from x at ``index``. The caller owns the model
+# call and the noise (drawn only where ``needs_noise(index)``), so a batched caller (Compare) and the
+# plain loop below drive the same step rules. A new sampler is one subclass and one entry in SCHEDULERS.
+
+
+@dataclass(frozen=True)
+class StepOutput:
+    """What one scheduler step returns: the sample at ``prev_index``, the x̂_0 it used, the network's ε̂."""
+
+    prev_sample: torch.Tensor
+    x0_hat: torch.Tensor
+    eps_hat: torch.Tensor
+
+
+class Scheduler:
+    """The step rule of one sampler over ``schedule``, for a run that starts at ``start_index`` (default T−1)."""
+
+    def __init__(
+        self, schedule: NoiseSchedule, config: SamplerConfig, prediction: str = "eps", start_index: int | None = None
+    ) -> None:
+        check_prediction(prediction)
+        start_index = schedule.T - 1 if start_index is None else int(start_index)
+        if not 0 <= start_index < schedule.T:
+            raise ValueError(f"t_start must lie in 0..{schedule.T - 1}, got {start_index}")
+        self.schedule, self.config, self.prediction, self.start_index = schedule, config, prediction, start_index
+        self._timesteps = self._make_timesteps()
+        after = [*self._timesteps[1:], -1]
+        self._prev = dict(zip(self._timesteps, after, strict=True))
+
+    def _make_timesteps(self) -> list[int]:
+        raise NotImplementedError
+
+    def timesteps(self) -> list[int]:
+        """The descending array indices the run visits, one model call each."""
+        return list(self._timesteps)
+
+    def prev_index(self, index: int) -> int:
+        """The index a step from ``index`` lands on (−1: the clean sample)."""
+        return self._prev[index]
+
+    def pairs(self) -> list[tuple[int, int]]:
+        """(index, prev_index) of every step, in order."""
+        return list(self._prev.items())
+
+    def needs_noise(self, index: int) -> bool:
+        raise NotImplementedError
+
+    def step(self, model_output: torch.Tensor, index: int, x: torch.Tensor, noise: torch.Tensor | None) -> StepOutput:
+        raise NotImplementedError
+
+
+class DDPMScheduler(Scheduler):
+    """Ancestral DDPM (Algorithm 2, Ho et al. 2020): every index from the start down to 0."""
+
+    def _make_timesteps(self) -> list[int]:
+        return list(range(self.start_index, -1, -1))
+
+    def needs_noise(self, index: int) -> bool:
+        return index > 0
+
+    def step(self, model_output, index, x, noise) -> StepOutput:
+        c = self.config
+        return StepOutput(
+            *_ddpm_step(self.schedule, x, index, model_output, noise, self.prediction, c.variance, c.clip_x0)
+        )
+
+
+class DDIMScheduler(Scheduler):
+    """DDIM (Eq. 12, Song et al. 2021) on ``config.steps`` indices spread over 0..start_index."""
+
+    def _make_timesteps(self) -> list[int]:
+        return ddim_run_timesteps(self.config.steps, self.start_index, self.config.spacing)
+
+    def needs_noise(self, index: int) -> bool:
+        return self.config.eta > 0 and self.prev_index(index) >= 0
+
+    def step(self, model_output, index, x, noise) -> StepOutput:
+        c = self.config
+        prev = self.prev_index(index)
+        return StepOutput(
+            *_ddim_step(self.schedule, x, index, prev, model_output, c.eta, noise, self.prediction, c.clip_x0)
+        )
+
+
+SCHEDULERS: dict[str, type[Scheduler]] = {"ddpm": DDPMScheduler, "ddim": DDIMScheduler}
+
+
+def make_scheduler(
+    config: SamplerConfig, schedule: NoiseSchedule, prediction: str = "eps", start_index: int | None = None
+) -> Scheduler:
+    """The scheduler object of ``config.sampler``."""
+    return SCHEDULERS[config.sampler](schedule, config, prediction, start_index)
+
+
+def _call_model(model: ModelFn, x: torch.Tensor, index: int) -> torch.Tensor:
+    t_batch = torch.full((x.shape[0],), index, device=x.device, dtype=torch.long)
+    return model(x, t_batch)
+
+
+def _randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    return randn(x.shape, generator, x.device, x.dtype)
+
+
+def run_scheduler(
+    model: ModelFn, scheduler: Scheduler, x_start: torch.Tensor, generator: torch.Generator | None = None
+) -> Iterator[SamplerStep]:
+    """The one sampling loop: call the model at each of the scheduler's indices and take its step."""
+    indices = scheduler.timesteps()
+    x = x_start
+    for n, index in enumerate(indices):
+        with torch.inference_mode():
+            out = _call_model(model, x, index)
+            noise = _randn_like(x, generator) if scheduler.needs_noise(index) else None
+            result = scheduler.step(out, index, x, noise)
+        yield SamplerStep(
+            n,
+            len(indices),
+            index,
+            scheduler.prev_index(index),
+            x,
+            result.x0_hat,
+            out,
+            result.prev_sample,
+            result.eps_hat,
+        )
+        x = result.prev_sample
+
+
+def ddpm_loop(
+    model: ModelFn,
+    schedule: NoiseSchedule,
+    x_start: torch.Tensor,
+    *,
+    t_start: int | None = None,
+    prediction: str = "eps",
+    variance: str = "fixed_small",
+    clip_x0: bool = DEFAULT_CLIP_X0,
+    generator: torch.Generator | None = None,
+) -> Iterator[SamplerStep]:
+    """Ancestral DDPM sampling from ``x_start`` at index ``t_start`` (default T−1) down to x_0.
+
+    Start from pure noise (``x_start`` ~ N(0, I), ``t_start = T−1``) or from a noised image
+    at any index (SDEdit, Meng et al. 2022).
+    """
+    config = SamplerConfig("ddpm", variance=variance, clip_x0=clip_x0)
+    return run_scheduler(model, DDPMScheduler(schedule, config, prediction, t_start), x_start, generator)
+
+
+def ddim_loop(
+    model: ModelFn,
+    schedule: NoiseSchedule,
+    x_start: torch.Tensor,
+    *,
+    num_steps: int = 50,
+    eta: float = 0.0,
+    spacing: str = DEFAULT_SPACING,
+    t_start: int | None = None,
+    prediction: str = "eps",
+    clip_x0: bool = DEFAULT_CLIP_X0,
+    generator: torch.Generator | None = None,
+) -> Iterator[SamplerStep]:
+    """DDIM sampling with ``num_steps`` steps from index ``t_start`` (default T−1) to x_0.
+
+    With ``t_start`` below T−1 the steps are spread over 0..t_start only (SDEdit).
+    """
+    config = SamplerConfig("ddim", steps=num_steps, eta=eta, spacing=spacing, clip_x0=clip_x0)
+    return run_scheduler(model, DDIMScheduler(schedule, config, prediction, t_start), x_start, generator)
+
+
+def final_step(loop: Iterator[SamplerStep]) -> SamplerStep:
+    """Run a sampler generator to its end and return its last step."""
+    last = None
+    for last in loop:  # noqa: B007 - only the last step is wanted
+        pass
+    if last is None:
+        raise ValueError("the sampler produced no step")
+    return last
 
 
 def sample_loop(
@@ -250,30 +381,8 @@ def sample_loop(
     prediction: str = "eps",
     generator: torch.Generator | None = None,
 ) -> Iterator[SamplerStep]:
-    """Dispatch to :func:`ddpm_loop` or :func:`ddim_loop` from a :class:`SamplerConfig`."""
-    if config.sampler == "ddpm":
-        return ddpm_loop(
-            model,
-            schedule,
-            x_start,
-            t_start=t_start,
-            prediction=prediction,
-            variance=config.variance,
-            clip_x0=config.clip_x0,
-            generator=generator,
-        )
-    return ddim_loop(
-        model,
-        schedule,
-        x_start,
-        num_steps=config.steps,
-        eta=config.eta,
-        spacing=config.spacing,
-        t_start=t_start,
-        prediction=prediction,
-        clip_x0=config.clip_x0,
-        generator=generator,
-    )
+    """The run a :class:`SamplerConfig` describes, from ``x_start`` at ``t_start`` (default T−1)."""
+    return run_scheduler(model, make_scheduler(config, schedule, prediction, t_start), x_start, generator)
 
 
 # -- DDIM inversion ----------------------------------------------------------------------------------
@@ -284,19 +393,19 @@ def sample_loop(
 
 @dataclass(frozen=True)
 class InversionStep:
-    """One step of a DDIM inversion, going *up* the chain from ``t`` to ``t_next`` > ``t``.
+    """One step of a DDIM inversion, going *up* the chain from ``index`` to ``next_index`` > ``index``.
 
-    ``x_t`` is the image at index ``t`` (−1 is the clean image); ``x_next`` the image the step
-    produced at ``t_next``. ``model_output`` is the network's output at ``(x_t, t_model)``:
-    ``t_model`` is ``t``, except on the first step from the clean image, where it is ``t_next``
-    (see :func:`ddim_invert_step`). ``x0_hat`` is the x̂_0 the step kept fixed.
+    ``x_t`` is the image at ``index`` (−1 is the clean image); ``x_next`` the image the step
+    produced at ``next_index``. ``model_output`` is the network's output at ``(x_t, model_index)``:
+    ``model_index`` is ``index``, except on the first step from the clean image, where it is
+    ``next_index`` (see :func:`ddim_invert_step`). ``x0_hat`` is the x̂_0 the step kept fixed.
     """
 
     n: int
     num_steps: int
-    t: int
-    t_next: int
-    t_model: int
+    index: int
+    next_index: int
+    model_index: int
     x_t: torch.Tensor
     x0_hat: torch.Tensor
     model_output: torch.Tensor
@@ -369,7 +478,7 @@ def ddim_invert_step(
     if t < -1 or t_next >= schedule.T:
         raise ValueError(f"t and t_next must satisfy -1 ≤ t < t_next ≤ {schedule.T - 1}, got t={t}, t_next={t_next}")
     x0_hat, eps_hat = _invert_x0_eps(schedule, x, t, t_next, model_output, prediction)
-    abar_next = float(schedule.alphas_cumprod[t_next])
+    abar_next = schedule.abar(t_next)
     return abar_next**0.5 * x0_hat + (1.0 - abar_next) ** 0.5 * eps_hat  # Eq. 12, σ = 0, read upwards
 
 
@@ -384,9 +493,7 @@ def ddim_inversion_timesteps(
     t_end = T - 1 if t_end is None else int(t_end)
     if not 0 <= t_end < T:
         raise ValueError(f"t_end must lie in 0..{T - 1}, got {t_end}")
-    down = ddim_timesteps(t_end + 1, min(num_steps, t_end + 1), spacing)
-    down[0] = t_end  # as ddim_loop: the run starts (here: ends) exactly at t_end
-    return [-1, *reversed(down)]
+    return [-1, *reversed(ddim_run_timesteps(num_steps, t_end, spacing))]  # as ddim_loop from t_end
 
 
 def ddim_invert_loop(
@@ -436,7 +543,7 @@ def ddim_invert_loop(
             out = _call_model(model, x, t_model)
             x0_hat, _ = _invert_x0_eps(schedule, x, t, t_next, out, prediction)
             x_next = ddim_invert_step(schedule, x, t, t_next, out, prediction)
-        yield InversionStep(n, num, t, t_next, t_model, x, x0_hat, out, x_next)
+        yield InversionStep(n, num, t, t_next, t_model, x, x0_hat, out, x_next)  # index, next_index, model_index
         x = x_next
 
 
@@ -466,7 +573,7 @@ def ddim_round_trip(
         num_steps=num_steps,
         eta=0.0,
         spacing=spacing,
-        t_start=inverted.t_next,
+        t_start=inverted.next_index,
         prediction=prediction,
         clip_x0=False,
     )

@@ -3,13 +3,14 @@
 Timestep convention
 -------------------
 Every array in a :class:`NoiseSchedule` has length ``T`` and is indexed by
-``t = 0 .. T-1``, as in diffusers and improved-diffusion. **Array index t is the
-paper's step t+1**: ``betas[0]`` is the paper's β_1 and ``alphas_cumprod[T-1]`` is
-the paper's ᾱ_T. ``alphas_cumprod_prev[0] = 1`` stands for the clean image x_0.
+``index = 0 .. T-1``, as in diffusers and improved-diffusion. **Array index i is the
+paper's step t = i+1**: ``betas[0]`` is the paper's β_1 and ``alphas_cumprod[T-1]`` is
+the paper's ᾱ_T. Index −1 stands for the clean image x_0 (paper t = 0, ᾱ = 1); the one
+place that knows this is :meth:`NoiseSchedule.abar` (diffusers' ``final_alpha_cumprod``).
 
-The window shows the paper's ``t = 0 .. T``, where 0 is the clean image. The only
-place that converts between the two is :func:`index_from_paper_t` /
-:func:`paper_t_from_index`.
+Code calls array positions ``index`` and the paper's t ``paper_t``. The window shows the
+paper's ``t = 0 .. T``; the only place that converts between the two is
+:func:`index_from_paper_t` / :func:`paper_t_from_index`.
 
 All tables are computed once, in float64.
 """
@@ -171,6 +172,19 @@ class NoiseSchedule:
 
     # -- helpers -------------------------------------------------------------------------------
 
+    def abar(self, index: int) -> float:
+        """ᾱ at array index ``index``; index −1 is the clean image x_0, where ᾱ = 1.
+
+        The one owner of "ᾱ at the clean end" (diffusers' ``final_alpha_cumprod``): DDIM's step to
+        x_0, inversion's first step and the forward panel's t = 0 all read it here.
+        """
+        index = int(index)
+        if index == -1:
+            return 1.0
+        if not 0 <= index < self.T:
+            raise IndexError(f"array index must lie in -1..{self.T - 1}, got {index}")
+        return float(self.alphas_cumprod[index])
+
     @property
     def T(self) -> int:
         return int(self.betas.numel())
@@ -196,8 +210,7 @@ def matching_index(source: NoiseSchedule, index: int, target: NoiseSchedule) -> 
     """
     if index < 0:
         return -1
-    abar = source.alphas_cumprod[index]
-    return int(torch.argmin((target.alphas_cumprod - abar).abs()))
+    return int(torch.argmin((target.alphas_cumprod - source.abar(index)).abs()))
 
 
 def extract(table: torch.Tensor, t, x: torch.Tensor) -> torch.Tensor | float:

@@ -7,50 +7,34 @@ holds only pickle files (.bin, .pt, .ckpt, .pkl) is refused.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from assets import MODELS
 from core import __version__
 from core.device import pick_device
 from core.diffusion.parameterization import PREDICTIONS
 from core.diffusion.schedules import NoiseSchedule
 from core.errors import ImageFolderError, ModelLoadError
 from core.imaging.files import atomic_write, atomic_write_bytes
+from core.models.diffusers_import import load_diffusers_model
+from core.models.ideal import IDEAL_DEFAULT_SIZE, IDEAL_EMOJI, IDEAL_PREFIX, ideal_from_emoji, load_ideal_model
+from core.models.loaded import (  # noqa: F401 - LoadedModel and BUNDLED_MODEL are read from here too
+    BUNDLED_MODEL,
+    CONFIG_NAME,
+    LoadedModel,
+    check_state_dict,
+    read_config,
+)
 from core.models.unet import UNet, UNetConfig
 
 FORMAT = "diffusion-viz"
 FORMAT_VERSION = 1
-CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 DATA_SCALING = "pixels uint8 → x = p / 127.5 − 1, in [−1, 1]"
-BUNDLED_MODEL = MODELS / "emoji32"
-
-
-@dataclass
-class LoadedModel:
-    """A network ready to sample: call ``model(x_t, t)``; it knows its schedule and prediction."""
-
-    network: torch.nn.Module
-    schedule: NoiseSchedule
-    prediction: str
-    image_size: int
-    channels: int
-    device: torch.device
-    name: str
-    path: Path | None = None
-    config: dict = field(default_factory=dict)
-    forward: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
-    notes: tuple[str, ...] = ()  # what the user should know about how it was loaded (defaults assumed)
-
-    def __call__(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return (self.forward or self.network)(x, t)
 
 
 def save_model(
@@ -83,19 +67,6 @@ def save_model(
     return folder
 
 
-def read_config(folder: Path) -> dict:
-    path = folder / CONFIG_NAME
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ModelLoadError(f"{path} is not valid JSON ({exc.msg}, line {exc.lineno})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelLoadError(f"{path} cannot be read: {exc}") from None
-    if not isinstance(config, dict):
-        raise ModelLoadError(f"{path} must hold a JSON object")
-    return config
-
-
 def load_model(
     folder: str | Path, device: torch.device | str | None = None, *, ideal_size: int | None = None
 ) -> LoadedModel:
@@ -109,8 +80,6 @@ def load_model(
     Raises :class:`ModelLoadError` with a message that says what is missing or wrong.
     """
     if isinstance(folder, str) and folder.startswith("ideal:"):
-        from core.models.ideal import IDEAL_DEFAULT_SIZE, IDEAL_EMOJI, IDEAL_PREFIX, ideal_from_emoji, load_ideal_model
-
         source = folder[len(IDEAL_PREFIX) :]
         if source == IDEAL_EMOJI:
             return ideal_from_emoji(ideal_size, device=device)
@@ -126,8 +95,6 @@ def load_model(
             raise ModelLoadError(f"{folder} is a pickle file; pickles are never loaded (they can run code)")
         raise ModelLoadError(f"{folder} is a file; a model is a folder with {CONFIG_NAME} and {WEIGHTS_NAME}")
     if _is_diffusers_folder(folder):
-        from core.models.diffusers_import import load_diffusers_model
-
         return load_diffusers_model(folder, device)
     if not (folder / CONFIG_NAME).is_file():
         from core.models.catalogue import count_pictures
@@ -174,24 +141,6 @@ def load_model(
         path=folder,
         config=config,
     )
-
-
-def _shape(shape) -> str:
-    return "[" + ",".join(str(int(n)) for n in shape) + "]"
-
-
-def check_state_dict(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor], config_name: str) -> None:
-    """Raise one short line when ``found`` (the weights file) does not fit ``expected`` (the config's network)."""
-    problems = []
-    for key, value in expected.items():
-        if key not in found:
-            problems.append(f"{key} is missing")
-        elif tuple(found[key].shape) != tuple(value.shape):
-            problems.append(f"{key} is {_shape(found[key].shape)}, {config_name} wants {_shape(value.shape)}")
-    problems += [f"{key} is not in {config_name}'s network" for key in found if key not in expected]
-    if problems:
-        more = f"; {len(problems) - 1} more" if len(problems) > 1 else ""
-        raise ModelLoadError(f"weights do not match {config_name}: {problems[0]}{more}")
 
 
 def _is_diffusers_folder(folder: Path) -> bool:

@@ -15,6 +15,7 @@ import torch
 
 from core.diffusion.schedules import NoiseSchedule
 from core.errors import ModelLoadError
+from core.models.loaded import LoadedModel, check_state_dict
 
 INSTALL_HINT = "install the optional extra: pip install 'diffusion-viz[diffusers]'"
 PREDICTION_TYPES = {"epsilon": "eps", "sample": "x0", "v_prediction": "v"}
@@ -115,8 +116,6 @@ def load_diffusers_model(folder: Path, device: torch.device):
     """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
-
-    from core.models.checkpoint import LoadedModel, check_state_dict
 
     unet_dir, sched_path = _find(folder)
     weights = sorted(unet_dir.glob("*.safetensors"))

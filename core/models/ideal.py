@@ -22,10 +22,10 @@ from core.device import pick_device
 from core.diffusion.parameterization import eps_from_x0
 from core.diffusion.schedules import NoiseSchedule
 from core.errors import ImageLoadError, ModelLoadError
+from core.imaging.datasets import IMAGE_SUFFIXES, load_emoji, split_holdout
 from core.imaging.images import center_square, load_image
 from core.imaging.scaling import images_to_tensor
-from core.models.checkpoint import BUNDLED_MODEL, LoadedModel, read_config
-from core.training.data import IMAGE_SUFFIXES, load_emoji, split_holdout
+from core.models.loaded import BUNDLED_MODEL, LoadedModel, read_config
 
 IDEAL_PREFIX = "ideal:"
 IDEAL_EMOJI = "emoji"
@@ -213,7 +213,7 @@ def load_ideal_model(
     Parameters
     ----------
     folder : str or Path
-        A folder of images (suffixes of ``core.training.data.IMAGE_SUFFIXES``, searched recursively).
+        A folder of images (suffixes of ``core.imaging.datasets.IMAGE_SUFFIXES``, searched recursively).
     size : int
         Side of the square images the model works on.
     schedule : NoiseSchedule, optional
@@ -265,7 +265,7 @@ def ideal_from_emoji(
     The split is the bundled model's (``holdout_fraction`` and ``holdout_seed`` of its provenance);
     ``size`` and ``schedule`` default to the bundled model's (32², cosine, T = 1000), so the two
     models can be compared step for step. Raises the :class:`~core.errors.DataError` of
-    :func:`core.training.data.load_emoji` when the emoji font is missing.
+    :func:`core.imaging.datasets.load_emoji` when the emoji font is missing.
     """
     config = read_config(BUNDLED_MODEL)
     provenance = config.get("provenance", {})

@@ -7,6 +7,8 @@ truth beside them — is derived later by :mod:`core.runs.views` through :mod:`c
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -15,7 +17,6 @@ import torch
 
 from core.device import randn
 from core.diffusion.forward import q_sample
-from core.diffusion.parameterization import x0_eps_from_output
 from core.diffusion.samplers import sample_loop
 from core.diffusion.schedules import paper_t_from_index
 from core.errors import DiffusionVizError
@@ -37,9 +38,14 @@ class Frame:
     eps_hat: torch.Tensor | None  # None on the final frame
 
     @property
-    def t(self) -> int:
+    def paper_t(self) -> int:
         """The paper's t of x_t (0 for the final sample)."""
         return paper_t_from_index(self.index)
+
+    @property
+    def t(self) -> int:
+        """The same as :attr:`paper_t` (the name the views used first)."""
+        return self.paper_t
 
     @property
     def final(self) -> bool:
@@ -55,11 +61,20 @@ class NonFiniteOutput(DiffusionVizError):
     """The network returned NaN or ∞; the run stops there."""
 
 
-def model_x0(model: LoadedModel, image: np.ndarray | None) -> torch.Tensor | None:
-    """A uint8 RGB image at the model's size and channels, [1, C, H, W] in [−1, 1] (None stays None).
+# The model-size x₀ of the last few (image, size, channels): the forward slider asks for the start on
+# every step, and a 12-megapixel photo takes ~150 ms to crop and resize. Entries hold the image itself,
+# so an id is never reused while its entry lives; images are never changed in place in this program.
+_X0_CACHE: OrderedDict[tuple[int, int, int], tuple[np.ndarray, torch.Tensor]] = OrderedDict()
+_X0_CACHE_SIZE = 4
+_X0_LOCK = threading.Lock()
 
-    Centre-cropped and resized; a one-channel model gets the grey mean. A model with another channel
-    count cannot take a picture, and says so.
+
+def model_x0(model: LoadedModel, image: np.ndarray | None, size: int | None = None) -> torch.Tensor | None:
+    """A uint8 RGB image at ``size`` px (default the model's) and the model's channels, [1, C, H, W] in [−1, 1].
+
+    Centre-cropped and resized once per (image, size, channels), then served from a small cache; None
+    stays None. A one-channel model gets the grey mean. A model with another channel count cannot take
+    a picture, and says so.
     """
     if image is None:
         return None
@@ -67,17 +82,32 @@ def model_x0(model: LoadedModel, image: np.ndarray | None) -> torch.Tensor | Non
         raise DiffusionVizError(
             f"{model.name} takes {model.channels}-channel inputs; a picture (RGB or grey) cannot be given to it"
         )
-    x0 = images_to_tensor(center_square(image, model.image_size))
-    return x0.mean(dim=1, keepdim=True) if model.channels == 1 else x0
+    size = model.image_size if size is None else int(size)
+    key = (id(image), size, model.channels)
+    with _X0_LOCK:
+        hit = _X0_CACHE.get(key)
+        if hit is not None and hit[0] is image:
+            _X0_CACHE.move_to_end(key)
+            return hit[1].clone()
+    x0 = images_to_tensor(center_square(image, size))
+    x0 = x0.mean(dim=1, keepdim=True) if model.channels == 1 else x0
+    with _X0_LOCK:
+        _X0_CACHE[key] = (image, x0)
+        while len(_X0_CACHE) > _X0_CACHE_SIZE:
+            _X0_CACHE.popitem(last=False)
+    return x0.clone()
 
 
 def prepare_start(spec: RunSpec, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(x at the start index on the model's device, the clean image or None). Noise from ``generator``."""
+    """(x at the start index on the model's device, the clean image or None). Noise from ``generator``.
+
+    The noise is drawn first, at the run's size, so a run from an image and one from pure noise with
+    the same seed share it; the sampler's own draws continue from the same generator.
+    """
     model = spec.model
-    shape = (1, model.channels, model.image_size, model.image_size)
-    noise = randn(shape, generator, "cpu")
-    x0 = model_x0(model, spec.image)
-    x = noise if x0 is None else q_sample(model.schedule, x0, spec.start_index, noise)
+    noise = randn(spec.shape, generator, "cpu")
+    x0 = model_x0(model, spec.image, spec.size)
+    x = noise if x0 is None else q_sample(model.schedule, x0, spec.start_index, noise)  # Eq. 4
     return x.to(model.device), x0
 
 
@@ -99,11 +129,10 @@ def run_chain(spec: RunSpec) -> Iterator[Frame]:
         if not bool(torch.isfinite(step.model_output).all()):
             raise NonFiniteOutput(
                 f"the model's output is not finite (NaN or ∞) at step {step.n + 1} of {step.num_steps} "
-                f"(t = {paper_t_from_index(step.t)}); the run stopped there and the frames so far are kept"
+                f"(t = {paper_t_from_index(step.index)}); the run stopped there and the frames so far are kept"
             )
         last = step
-        _, eps_hat = x0_eps_from_output(model.schedule, step.x_t, step.t, step.model_output, model.prediction)
-        yield Frame(step.n, step.num_steps, step.t, _cpu(step.x_t), _cpu(step.x0_hat), _cpu(eps_hat))
+        yield Frame(step.n, step.num_steps, step.index, _cpu(step.x_t), _cpu(step.x0_hat), _cpu(step.eps_hat))
     if last is not None:
         final = _cpu(last.x_prev.clamp(-1, 1))
         yield Frame(last.num_steps, last.num_steps, -1, final, final, None)

@@ -2,9 +2,9 @@
 
 Each run has its own sampler settings (and possibly its own model: the trained network beside the
 ideal denoiser of its data). At every global tick the runs that are due a step are evaluated in one
-batched network call per model, each sample with its own t; then each run takes its own pure step
-(:func:`~core.diffusion.samplers.ddpm_step` or :func:`~core.diffusion.samplers.ddim_step`) with noise
-from its own generator, so a run here is the run it would be alone with the same seed.
+batched network call per model, each sample with its own t; then each run takes its own step through
+its :class:`~core.diffusion.samplers.Scheduler` (the same objects the single run uses) with noise from
+its own generator, so a run here is the run it would be alone with the same seed.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ import torch
 
 from core.device import randn
 from core.diffusion.forward import q_sample
-from core.diffusion.samplers import SamplerConfig, ddim_step, ddim_timesteps, ddpm_step
-from core.diffusion.schedules import paper_t_from_index
+from core.diffusion.samplers import SamplerConfig, Scheduler, make_scheduler
+from core.diffusion.schedules import NoiseSchedule, paper_t_from_index
 from core.errors import DiffusionVizError
 from core.models.checkpoint import LoadedModel
 from core.runs.chain import Frame, NonFiniteOutput, model_x0
+from core.runs.spec import start_index
 
 MAX_RUNS = 4
 PRESETS = {
@@ -55,24 +56,23 @@ def run_title(config: SamplerConfig, model_name: str, ascii_only: bool = False) 
     return f"{what} ({model_name})"
 
 
-def step_pairs(config: SamplerConfig, t_start: int) -> list[tuple[int, int]]:
-    """The (t, t_prev) array indices a run walks, as ``ddpm_loop`` / ``ddim_loop`` would."""
-    if config.sampler == "ddpm":
-        return [(t, t - 1) for t in range(t_start, -1, -1)]
-    ts = ddim_timesteps(t_start + 1, min(config.steps, t_start + 1), config.spacing)
-    ts[0] = t_start
-    return [(t, ts[i + 1] if i + 1 < len(ts) else -1) for i, t in enumerate(ts)]
+def run_start_index(model: LoadedModel, paper_t: int | None, forward: NoiseSchedule | None = None) -> int:
+    """Where a run of ``model`` starts: T−1 from pure noise, else the index as noisy as ``paper_t`` of ``forward``.
+
+    ``forward`` is the schedule ``paper_t`` is read on (the forward panel's; default the model's own).
+    """
+    if paper_t is None:
+        return model.schedule.T - 1
+    return start_index(forward or model.schedule, paper_t, model.schedule)
 
 
-def start_index(model: LoadedModel, fraction: float | None) -> int:
-    """Where a run of ``model`` starts: T−1 from pure noise, else the index at ``fraction`` (0…1] of its schedule."""
-    T = model.schedule.T
-    return T - 1 if fraction is None else max(0, min(T - 1, round(fraction * T) - 1))
+def run_scheduler_of(run: CompareRun, start: int) -> Scheduler:
+    return make_scheduler(run.config, run.model.schedule, run.model.prediction, start)
 
 
-def total_ticks(runs: Sequence[CompareRun], fraction: float | None) -> int:
+def total_ticks(runs: Sequence[CompareRun], paper_t: int | None, forward: NoiseSchedule | None = None) -> int:
     """How many ticks :func:`compare_chains` yields: the start, then the longest run's steps."""
-    return 1 + max(len(step_pairs(r.config, start_index(r.model, fraction))) for r in runs)
+    return 1 + max(len(run_scheduler_of(r, run_start_index(r.model, paper_t, forward)).timesteps()) for r in runs)
 
 
 def parse_runs(text: str, model: LoadedModel) -> list[CompareRun]:
@@ -93,37 +93,50 @@ def parse_runs(text: str, model: LoadedModel) -> list[CompareRun]:
 
 
 def compare_chains(
-    runs: Sequence[CompareRun], image: np.ndarray | None = None, t_start: float | None = None, seed: int = 0
+    runs: Sequence[CompareRun],
+    image: np.ndarray | None = None,
+    paper_t: int | None = None,
+    seed: int = 0,
+    *,
+    forward: NoiseSchedule | None = None,
+    size: int | None = None,
 ) -> Iterator[list[Frame]]:
     """Yield, per global tick, the newest :class:`Frame` of every run (final frames repeat once a run ends).
 
     Tick 0 shows every run at its start; tick k of K (K = the longest run's steps) has run i at step
     round(k · N_i / K), so all runs reach their final sample together.
 
-    All runs start from one x_T ~ N(0, I) drawn from ``seed`` — or, with ``image``, from that image
-    noised by q to the fraction ``t_start`` (0…1] of each model's schedule with the same noise. The
-    models must share image size and channels.
+    All runs start from one x_T ~ N(0, I) drawn from ``seed`` — or, with ``image`` and ``paper_t``, from
+    that image noised by q with the same noise to the index of each model's schedule that is as noisy as
+    ``paper_t`` of ``forward`` (:func:`~core.runs.spec.start_index`, as the single run does). ``size`` is
+    the side of x_t (default the first model's); the models must share channels.
     """
     if not 1 <= len(runs) <= MAX_RUNS:
         raise ValueError(f"compare 1 to {MAX_RUNS} runs")
     first = runs[0].model
-    if any((r.model.image_size, r.model.channels) != (first.image_size, first.channels) for r in runs):
+    size = first.image_size if size is None else int(size)
+    if any(r.model.channels != first.channels for r in runs) or (
+        size == first.image_size and any(r.model.image_size != first.image_size for r in runs)
+    ):
         raise DiffusionVizError("the compared models differ in image size or channels")
-    shape = (1, first.channels, first.image_size, first.image_size)
+    if image is None:
+        paper_t = None
+    shape = (1, first.channels, size, size)
     base = torch.Generator().manual_seed(seed)
     noise = randn(shape, base, "cpu")
     states = []
     for run in runs:
         m = run.model
-        start = start_index(m, None if image is None else t_start)
-        x0 = model_x0(m, image)
+        start = run_start_index(m, paper_t, forward)
+        x0 = model_x0(m, image, size) if paper_t is not None else None
         x = noise.clone() if x0 is None else q_sample(m.schedule, x0, start, noise)  # Eq. 4
         gen = torch.Generator().manual_seed(seed)
         randn(shape, gen, "cpu")  # the start was drawn first: each run's noise continues as if it ran alone
-        pairs = step_pairs(run.config, start)
+        scheduler = run_scheduler_of(run, start)
+        pairs = scheduler.pairs()
         x = x.to(m.device).float()
         first_frame = Frame(0, len(pairs), start, x[0].cpu(), torch.zeros_like(x[0]).cpu(), None)
-        states.append({"x": x, "pairs": pairs, "done": 0, "gen": gen, "frame": first_frame})
+        states.append({"x": x, "pairs": pairs, "done": 0, "gen": gen, "frame": first_frame, "scheduler": scheduler})
     yield [s["frame"] for s in states]  # tick 0: every run at its start (x̂₀ not predicted yet)
     K = max(len(s["pairs"]) for s in states)
     for k in range(1, K + 1):
@@ -131,24 +144,28 @@ def compare_chains(
         outputs = _batched_outputs(runs, states, due)
         for i in due:
             run, s = runs[i], states[i]
-            t, t_prev = s["pairs"][s["done"]]
-            m, c, out = run.model, run.config, outputs[i]
+            index, _ = s["pairs"][s["done"]]
+            scheduler, out, x = s["scheduler"], outputs[i], s["x"]
             if not bool(torch.isfinite(out).all()):
-                raise NonFiniteOutput(f"{run.title()}: the model's output is not finite at t = {paper_t_from_index(t)}")
-            x = s["x"]
+                raise NonFiniteOutput(
+                    f"{run.title()}: the model's output is not finite at t = {paper_t_from_index(index)}"
+                )
             with torch.inference_mode():
-                if c.sampler == "ddpm":
-                    z = randn(x.shape, s["gen"], x.device) if t > 0 else None
-                    x_prev, x0_hat = ddpm_step(m.schedule, x, t, out, z, m.prediction, c.variance, c.clip_x0)
-                else:
-                    z = randn(x.shape, s["gen"], x.device) if c.eta > 0 and t_prev >= 0 else None
-                    x_prev, x0_hat = ddim_step(m.schedule, x, t, t_prev, out, c.eta, z, m.prediction, c.clip_x0)
+                z = randn(x.shape, s["gen"], x.device) if scheduler.needs_noise(index) else None
+                result = scheduler.step(out, index, x, z)
             n = s["done"]
             s["done"] += 1
-            s["frame"] = Frame(n, len(s["pairs"]), t, x[0].float().cpu(), x0_hat[0].float().cpu(), None)
-            s["x"] = x_prev
+            s["frame"] = Frame(
+                n,
+                len(s["pairs"]),
+                index,
+                x[0].float().cpu(),
+                result.x0_hat[0].float().cpu(),
+                result.eps_hat[0].float().cpu(),
+            )
+            s["x"] = result.prev_sample
             if s["done"] == len(s["pairs"]):
-                final = x_prev[0].clamp(-1, 1).float().cpu()
+                final = result.prev_sample[0].clamp(-1, 1).float().cpu()
                 s["frame"] = Frame(len(s["pairs"]), len(s["pairs"]), -1, final, final, None)
         yield [s["frame"] for s in states]
 

@@ -28,27 +28,34 @@ class InversionFrame:
     phase: str
     n: int
     num_steps: int
-    t: int  # the paper's t of x
+    paper_t: int  # the paper's t of x
     x: torch.Tensor  # [C, H, W]
     x0: torch.Tensor  # the clean image at the model's size
     reconstruction: torch.Tensor | None = None  # on the last frame
     psnr: float | None = None  # on the last frame, in dB
 
 
-def inversion_frames(model: LoadedModel, image: np.ndarray, steps: int = 50) -> Iterator[InversionFrame]:
-    """Frames up from x_0 to x_T (``steps`` DDIM steps), then down again; the last carries the PSNR."""
-    x0 = model_x0(model, image).to(model.device)
+def inversion_frames(
+    model: LoadedModel, image: np.ndarray, steps: int = 50, size: int | None = None
+) -> Iterator[InversionFrame]:
+    """Frames up from x_0 to x_T (``steps`` DDIM steps), then down again; the last carries the PSNR.
+
+    ``size`` is the side of x_t in px (default the model's own).
+    """
+    x0 = model_x0(model, image, size).to(model.device)
     clean = _cpu(x0)
     last = None
     for step in ddim_round_trip(model, model.schedule, x0, steps, model.prediction):
         if isinstance(step, InversionStep):
             if not bool(torch.isfinite(step.x_next).all()):
-                raise NonFiniteOutput(f"the inversion produced NaN or ∞ at t = {paper_t_from_index(step.t_next)}")
-            t = paper_t_from_index(step.t_next)
+                raise NonFiniteOutput(f"the inversion produced NaN or ∞ at t = {paper_t_from_index(step.next_index)}")
+            t = paper_t_from_index(step.next_index)
             yield InversionFrame("invert", step.n + 1, step.num_steps, t, _cpu(step.x_next), clean)
         else:
             last = step
-            yield InversionFrame("decode", step.n, step.num_steps, paper_t_from_index(step.t), _cpu(step.x_t), clean)
+            yield InversionFrame(
+                "decode", step.n, step.num_steps, paper_t_from_index(step.index), _cpu(step.x_t), clean
+            )
     reconstruction = _cpu(last.x_prev)
     yield InversionFrame(
         "decode", last.num_steps, last.num_steps, 0, reconstruction, clean, reconstruction, psnr(reconstruction, clean)

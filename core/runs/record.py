@@ -1,13 +1,14 @@
-"""The record of one reverse run: its frames (bounded in bytes) and the error curves beside them.
+"""The record of a run: its frames (bounded in bytes) and, for a reverse run, the error curves beside them.
 
 Written by the inference thread, read by the GUI thread (every access takes a lock). Playback,
-scrubbing and export read the record; nothing reads the worker.
+scrubbing and export read the record; nothing reads the worker. Every record has the same face:
+``frames``, ``total_frames``, ``done``, ``error`` and ``run(cancelled)``, the job's whole body.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import torch
@@ -21,14 +22,14 @@ DEFAULT_HISTORY_BYTES = 256 * 1024 * 1024
 
 
 class FrameHistory:
-    """The frames of one run, bounded in bytes.
+    """The frames of one run, bounded in bytes (``max_bytes=None``: unbounded, for any kind of item).
 
     When the budget is exceeded the history is thinned to every other frame (the final frame
     is always kept) and only every ``stride``-th new frame is recorded from then on, so a
     10 000-step run of a large model still fits.
     """
 
-    def __init__(self, max_bytes: int = DEFAULT_HISTORY_BYTES) -> None:
+    def __init__(self, max_bytes: int | None = DEFAULT_HISTORY_BYTES) -> None:
         self.max_bytes = max_bytes
         self._frames: list[Frame] = []
         self._bytes = 0
@@ -37,6 +38,9 @@ class FrameHistory:
 
     def append(self, frame: Frame, final: bool = False) -> None:
         with self._lock:
+            if self.max_bytes is None:
+                self._frames.append(frame)
+                return
             if not final and frame.n % self.stride:
                 return
             self._frames.append(frame)
@@ -86,12 +90,39 @@ class Curves:
     commit_rms: list[float] = field(default_factory=list)
 
 
+class Recording:
+    """The items a generator yields, recorded as a job runs it: Compare's ticks, inversion's frames.
+
+    ``total_frames`` is what the run will have when complete; a job that learns it late sets it.
+    """
+
+    def __init__(self, items: Callable[[], Iterable], total_frames: int) -> None:
+        self._items = items
+        self.total_frames = total_frames
+        self.frames = FrameHistory(max_bytes=None)
+        self.done = False
+        self.error: str | None = None
+
+    def run(self, cancelled: Callable[[], bool] = lambda: False) -> bool:
+        """Record every item until the generator ends (True) or ``cancelled()`` (False)."""
+        try:
+            for item in self._items():
+                self.frames.append(item)
+                if cancelled():
+                    return False
+        except DiffusionVizError as exc:
+            self.error = str(exc)
+            raise
+        self.done = True
+        return True
+
+
 class RunRecord:
-    """Everything one run produced. ``x0`` is the truth at the model's size when the run starts from an image."""
+    """Everything one reverse run produced. ``x0`` is the truth at the run's size when it starts from an image."""
 
     def __init__(self, spec: RunSpec, max_bytes: int = DEFAULT_HISTORY_BYTES) -> None:
         self.spec = spec
-        x0 = model_x0(spec.model, spec.image)
+        x0 = model_x0(spec.model, spec.image, spec.size)
         self.x0: torch.Tensor | None = None if x0 is None else x0[0]
         self.num_steps = spec.num_steps
         self.frames = FrameHistory(max_bytes)
@@ -119,13 +150,13 @@ class RunRecord:
             eps_mse = float(((frame.eps_hat - eps_true(schedule, frame, self.x0)) ** 2).mean())
             x0_rms = rms(frame.x0_hat - self.x0)
             with self._lock:
-                self.curves.t.append(frame.t)
+                self.curves.t.append(frame.paper_t)
                 self.curves.eps_mse.append(eps_mse)
                 self.curves.x0_rms.append(x0_rms)
 
     def _commit_curve(self, final: Frame) -> None:
         frames = [f for f in self.frames.snapshot() if not f.final]
-        ts = [f.t for f in frames]
+        ts = [f.paper_t for f in frames]
         values = [rms(f.x0_hat - final.x_t) for f in frames]
         with self._lock:
             self.curves.commit_t, self.curves.commit_rms = ts, values
@@ -134,6 +165,10 @@ class RunRecord:
         with self._lock:
             c = self.curves
             return Curves(list(c.t), list(c.eps_mse), list(c.x0_rms), list(c.commit_t), list(c.commit_rms))
+
+    def run(self, cancelled: Callable[[], bool] = lambda: False) -> bool:
+        """Compute the run into this record (:func:`record_run`)."""
+        return record_run(self, cancelled)
 
 
 def record_run(record: RunRecord, cancelled: Callable[[], bool] = lambda: False) -> bool:

@@ -1,4 +1,4 @@
-"""Turning runs into lists of pictures for export: reverse frames and forward scrubs."""
+"""Turning runs into lists of pictures for export: reverse frames, comparisons and forward scrubs."""
 
 from __future__ import annotations
 
