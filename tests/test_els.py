@@ -73,7 +73,7 @@ def test_sources_name_the_training_image_at_low_noise():
 
 def test_a_subset_of_patches_is_stated_and_fixed():
     images = _images(20, 8).float()
-    machine = LocalScoreMachine(images, SCHEDULE, 3, max_macs=64 * 27 * 50)
+    machine = LocalScoreMachine(images, SCHEDULE, 3, max_cost=64 * (27 + 16) * 50)
     used, total = machine.subset_sizes(3)
     assert (used, total) == (50, 20 * 36)
     x_t = torch.randn(1, 3, 8, 8)

@@ -20,7 +20,7 @@ mask (the interior is one group; each border row/column offset is its own), and 
 compared with the training patches of its group only.
 
 Cost: a group's distances are one matrix product [queries × d] · [d × patches] with d = 3P². Where the
-full set of patches exceeds ``max_macs`` for one image (the ≤ 1 s goal for a 32² x̂_0 over the emoji
+full set of patches exceeds ``max_cost`` for one image (the ≤ 1 s goal for a 32² x̂_0 over the emoji
 set), each group uses a fixed random subset of its patches (seeded, the same at every call), whose
 size :meth:`LocalScoreMachine.subset_sizes` reports.
 """
@@ -40,8 +40,11 @@ from core.diffusion.parameterization import eps_from_x0
 from core.diffusion.schedules import NoiseSchedule
 from core.errors import DataError, ModelLoadError
 
-# One x̂_0 of a 32² image: about this many multiply-adds in the distance products (≈ 0.5 s on 2 cores).
-DEFAULT_MAX_MACS = 6e9
+# One x̂_0's work, in (query pixel, patch) pairs × (d + SOFTMAX_COST): the distance product costs d
+# multiply-adds per pair and the softmax about as much as 16 more (an exp, a max, a sum, the weighted
+# centre). 1e9 is about 1 s for one 32² image on an idle 2-core CPU.
+DEFAULT_MAX_COST = 1e9
+SOFTMAX_COST = 16
 LOGITS_CHUNK = 4 * 2**20  # entries of one [queries × patches] logits block
 CALIBRATION_NAME = "theory.json"
 CALIBRATION_FORMAT = "diffusion-viz patch sizes"
@@ -139,9 +142,9 @@ class LocalScoreMachine(torch.nn.Module):
         P(t), or one P for every t (odd).
     equivariant : bool
         ELS (patches from every location) or LS (the same location only).
-    max_macs : float
-        Multiply-adds allowed in one image's distance products; beyond it, each group uses a fixed
-        random subset of its patches.
+    max_cost : float
+        Work allowed for one image (pairs × (d + ``SOFTMAX_COST``)); beyond it, each group uses a fixed
+        random subset of its patches, the same number per query pixel.
     seed : int
         Picks the subsets.
     """
@@ -155,7 +158,7 @@ class LocalScoreMachine(torch.nn.Module):
         patch_sizes: PatchSchedule | int,
         *,
         equivariant: bool = True,
-        max_macs: float = DEFAULT_MAX_MACS,
+        max_cost: float = DEFAULT_MAX_COST,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -168,7 +171,7 @@ class LocalScoreMachine(torch.nn.Module):
             patch_sizes = PatchSchedule((0,), (int(patch_sizes),))
         self.patch_sizes = patch_sizes
         self.equivariant = equivariant
-        self.max_macs = float(max_macs)
+        self.max_cost = float(max_cost)
         self.seed = int(seed)
         self._groups: dict[int, list[tuple[torch.Tensor, torch.Tensor]]] = {}
         self._subsets: dict[tuple[int, int], torch.Tensor] = {}
@@ -195,7 +198,7 @@ class LocalScoreMachine(torch.nn.Module):
         """A fixed random subset of a group's ``total`` patches (None: all of them)."""
         h, w = self.image_shape[1:]
         d = self.image_shape[0] * patch * patch
-        keep = max(1, int(self.max_macs / (h * w * d)))
+        keep = max(1, int(self.max_cost / (h * w * (d + SOFTMAX_COST))))
         if total <= keep:
             return None
         key = (patch, g)
