@@ -42,6 +42,8 @@ def add_parser(sub) -> None:
     p.add_argument("--out", default=None, help="r² CSV; with --fit-spectrum the .npz; with --calibrate a folder")
     p.add_argument("--plot", default=None, help="also draw r²(t) as a PNG")
     p.add_argument("--calibrate", action="store_true", help="fit P(t) and write theory.json beside the model")
+    p.add_argument("--patch-sizes", default="3,5,7,9,11,13,15,19,23", help="--calibrate: odd candidates for P")
+    p.add_argument("--levels", type=_positive_int, default=10, help="--calibrate: noise levels spread over 1..T")
     p.add_argument("--fit-spectrum", default=None, metavar="FOLDER", help="write FOLDER's Gaussian spectrum to --out")
     p.add_argument("--size", type=_positive_int, default=128, help="--fit-spectrum: the side pictures are fitted at")
     p.add_argument("--max-cost", type=float, default=None, help="ELS work per image (default 1e9, about 1 s)")
@@ -83,10 +85,19 @@ def _calibrate(args, model, images) -> int:
     folder = Path(args.out) if args.out else model.path
     if folder is None or not folder.is_dir():
         raise ModelLoadError("--calibrate writes theory.json into the model folder (or --out FOLDER)")
-    bar = _bar(10, "calibrating P(t)")
+    try:
+        candidates = [int(p) for p in args.patch_sizes.split(",")]
+    except ValueError:
+        raise ModelLoadError(
+            f"--patch-sizes must be odd integers separated by commas, got {args.patch_sizes!r}"
+        ) from None
+    indices = [int(i) for i in np.linspace(0, model.schedule.T - 1, args.levels).round()]
+    bar = _bar(len(indices), "calibrating P(t)")
     table = calibrate_patch_sizes(
         model,
         images,
+        indices=indices,
+        candidates=candidates,
         n=args.n,
         generator=torch.Generator().manual_seed(args.seed),
         max_cost=args.max_cost,

@@ -210,6 +210,8 @@ def calibrate_patch_sizes(
     """
     schedule: NoiseSchedule = model.schedule
     size = model.image_size
+    if any(p < 1 or p % 2 == 0 for p in candidates):
+        raise DataError(f"patch sizes must be odd and positive, got {', '.join(map(str, candidates))}")
     candidates = [p for p in candidates if p <= 2 * size - 1]
     if not candidates:
         raise DataError(f"no candidate patch size fits {size}² images")
