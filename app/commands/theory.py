@@ -11,9 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-import torch
-
+# numpy and torch are imported inside the functions: `diffusion-viz --help` must not pay for them.
 HELP = "how close the ideal, Gaussian and ELS (patch) denoisers come to the network: r² per t, as CSV"
 
 
@@ -79,6 +77,9 @@ def _load(args):
 
 
 def _calibrate(args, model, images) -> int:
+    import numpy as np
+    import torch
+
     from core.errors import ModelLoadError
     from core.runs.theory import calibrate_patch_sizes
 
@@ -111,7 +112,9 @@ def _calibrate(args, model, images) -> int:
     return 0
 
 
-def _write_csv(path: Path, rows, finals: dict[str, np.ndarray]) -> None:
+def _write_csv(path: Path, rows, finals: dict) -> None:
+    import numpy as np
+
     from core.imaging.files import atomic_write_bytes
     from core.runs.theory import THEORIES
 
@@ -127,6 +130,9 @@ def _write_csv(path: Path, rows, finals: dict[str, np.ndarray]) -> None:
 def run(args) -> int:
     if args.fit_spectrum:
         return _fit_spectrum(args)
+    import numpy as np
+    import torch
+
     from core.device import randn
     from core.runs.theory import (
         THEORIES,
