@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from app.panels.compare import ComparePanel
 from app.panels.forward import ForwardPanel
 from app.panels.invert import InvertPanel
+from app.panels.learned import LearnedPanel
 from app.panels.playground import PlaygroundPanel
 from app.panels.reverse import ReversePanel
 from app.state import ViewState
@@ -72,6 +73,12 @@ class MainWindow(QMainWindow):
         self.invert = InvertPanel(self.state)
         self.invert.message.connect(self.show_message)
         self.right_tabs.addTab(self.invert, "DDIM inversion")
+        self.learned = LearnedPanel()  # fed with the reverse run's model and frames, as plain arrays
+        self.learned.message.connect(self.show_message)
+        self.right_tabs.addTab(self.learned, "What has it learned?")
+        self.reverse.run_started.connect(lambda record: self.learned.set_model(record.spec.model))
+        self.reverse.frame_shown.connect(lambda f: self.learned.show_frame(f.x_t, f.index, f.x0_hat))
+        self.reverse.run_finished.connect(lambda *_: self.learned.set_run(self.reverse.frames()))
         self.plots = SchedulePlots()
         self.plots.t_requested.connect(self.state.set_t)
         self.run_plots = RunPlots()
@@ -653,6 +660,7 @@ class MainWindow(QMainWindow):
         self.reverse.shutdown()
         self.compare.shutdown()
         self.invert.shutdown()
+        self.learned.shutdown()
         self.playground.shutdown()
         self.bound_worker.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())

@@ -2,7 +2,7 @@
 
 Run under a virtual X screen (real widgets, the default window size):
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/shots.py OUT_DIR [NAME ...]
-Names: reverse, compare, ideal, inversion, playground, playground_image (default: all). Each state is set through the
+Names: reverse, compare, ideal, inversion, playground, playground_image, learned (default: all). Each state is set through the
 window's own widgets, then the window is grabbed as drawn.
 """
 
@@ -92,6 +92,24 @@ def shot_inversion(app, w):
     wait(app, 0.5)
 
 
+def shot_learned(app, w):
+    """The "What has it learned?" tab mid-run on an emoji from pure noise (DDIM 50), the r² curves complete."""
+    r = w.reverse
+    r.start_from.setCurrentText("pure noise")
+    r.sampler.setCurrentIndex(r.sampler.findData("ddim"))
+    r.steps.setValue(50)
+    r.seed.setValue(3)
+    w.right_tabs.setCurrentWidget(w.learned)
+    wait(app, 600, until=lambda: w.learned.theories is not None)
+    r.start()
+    wait(app, 120, until=lambda: not r.worker.busy)
+    wait(app, 1800, until=lambda: w.learned.views["nearest"].image() is not None)
+    r.playback.pause()
+    r.seek(len(r.frames()) * 2 // 5)
+    wait(app, 600, until=lambda: "r²" in w.learned.views["els"].caption)
+    wait(app, 0.5)
+
+
 def _playground(app, w, data: str, sampler: str, fraction: float):
     pg = w.playground
     w.tabs.setCurrentWidget(pg)
@@ -121,6 +139,7 @@ SHOTS = {
     "inversion": shot_inversion,
     "playground": shot_playground,
     "playground_image": shot_playground_image,
+    "learned": shot_learned,
 }
 
 

@@ -83,6 +83,26 @@ probability-flow ODE: smooth paths, the same end for the same start. <b>Annealed
 one with a map of their relative error.</li>
 </ul>
 
+<h3>What has it learned? — the network beside three closed forms</h3>
+<p>The tab takes the reverse run's frame on show and puts the network's x̂<sub>0</sub> beside three denoisers
+computed in closed form from the same x<sub>t</sub> and the model's own training set:</p>
+<ul>
+<li><b>Ideal</b>: E[x<sub>0</sub>|x<sub>t</sub>] over the training images, the exact minimiser of the DDPM loss. It only
+ever lands on a training image (memorisation).</li>
+<li><b>Gaussian</b>: E[x<sub>0</sub>|x<sub>t</sub>] if the data were N(μ, Σ) with the set's mean and covariance,
+μ + √ᾱ Σ(ᾱΣ + (1−ᾱ)I)<sup>−1</sup>(x<sub>t</sub> − √ᾱ μ): a Wiener filter per eigen-direction (Wang &amp; Vastola
+2023). Full covariance at 32²; for bigger pictures the stationary one, a Wiener filter per 2-D frequency from the
+set's radially averaged spectrum.</li>
+<li><b>ELS machine</b> (Kamb &amp; Ganguli 2025): each pixel denoises only its P×P patch, as the ideal denoiser of
+all training patches from any position (locality and translation equivariance, what a CNN has); near the border a
+patch is compared only with patches at the same offset from the edge. P(t) is calibrated per model
+(<code>diffusion-viz theory --calibrate</code>). Its source map colours each pixel by the training image whose patch
+weighs most there: a sample is a mosaic of training patches.</li>
+</ul>
+<p><b>r²</b> = 1 − Σ(y − ŷ)²/Σ(y − ȳ)² over one image's pixels, y the network's x̂<sub>0</sub>, ŷ a theory's. Near 1: the
+theory predicts the network pixel by pixel; near 0: no better than a flat image of the right mean. The curves
+below draw r²(t) over the whole run; the last pictures are the final sample and its nearest training image.</p>
+
 <h3>Plots</h3>
 <ul>
 <li>ᾱ<sub>t</sub>, β<sub>t</sub>, β̃<sub>t</sub> = (1−ᾱ<sub>t−1</sub>)/(1−ᾱ<sub>t</sub>) · β<sub>t</sub> (Eq. 7) and log SNR, with the cursor at t.</li>

@@ -75,7 +75,8 @@ def load_model(
     The string ``"ideal:FOLDER"`` makes the ideal denoiser (the exact posterior mean) over the images
     in FOLDER at ``ideal_size``² (default 64); ``"ideal:emoji"`` makes it over the bundled model's
     training images, at the bundled model's size and schedule unless ``ideal_size`` is given
-    (:mod:`core.models.ideal`).
+    (:mod:`core.models.ideal`). ``"gaussian:FOLDER"``, ``"gaussian:emoji"`` and ``"gaussian:photos"`` make
+    the Gaussian model of those pictures (:mod:`core.models.gaussian`).
 
     Raises :class:`ModelLoadError` with a message that says what is missing or wrong.
     """
@@ -86,6 +87,10 @@ def load_model(
         if not source:
             raise ModelLoadError('"ideal:" needs a folder of images after it, e.g. ideal:photos or ideal:emoji')
         return load_ideal_model(source, IDEAL_DEFAULT_SIZE if ideal_size is None else ideal_size, device=device)
+    if isinstance(folder, str) and folder.startswith("gaussian:"):
+        from core.models.gaussian import GAUSSIAN_PREFIX, load_gaussian_model
+
+        return load_gaussian_model(folder[len(GAUSSIAN_PREFIX) :], ideal_size, device=device)
     folder = Path(folder)
     device = pick_device(str(device) if device else None)
     if not folder.exists():
