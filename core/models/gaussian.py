@@ -376,7 +376,7 @@ def gaussian_from_emoji(
     Full covariance where 3·size² ≤ ``FULL_COVARIANCE_MAX_DIM`` (32²: 3072), else stationary.
     """
     from core.imaging.scaling import images_to_tensor
-    from core.training.data import load_emoji, split_holdout
+    from core.imaging.datasets import load_emoji, split_holdout
 
     config, bundled_schedule = _bundled_schedule_and_split()
     provenance = config.get("provenance", {})
@@ -401,7 +401,7 @@ def gaussian_from_emoji(
 
 def spectrum_from_folder(folder: str | Path, size: int = 128) -> GaussianSpectrum:
     """Fit :class:`GaussianSpectrum` from every readable picture under ``folder``, centre squares at ``size``²."""
-    from core.training.data import load_folder
+    from core.imaging.datasets import load_folder
 
     folder = Path(folder).expanduser()
     return fit_spectrum(load_folder(folder, size), folder.name)
