@@ -6,10 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from app.commands import analyse
 from core import __version__
 from core.errors import DiffusionVizError
 
-SUBCOMMANDS = ("train", "sample", "evaluate", "export", "vlb", "invert", "playground")
+SUBCOMMANDS = ("train", "sample", "evaluate", "export", "vlb", "invert", "playground", "analyse")
 
 
 def _positive_int(text: str) -> int:
@@ -112,6 +113,7 @@ EPILOG = """commands (each has --help):
   vlb        the variational bound's terms L_t of one image, as CSV (and a plot)
   invert     DDIM inversion: an image to x_T and back, as a GIF; prints the PSNR
   playground the 2-D playground: train on points, sample, write a GIF, print how close the samples came
+  analyse    spectrum at t, when each detail is decided, exposure bias, the resolution ladder
 
 examples:
   diffusion-viz photo.jpg
@@ -245,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--step-size", type=float, default=None, help="Langevin step size (default: the schedule's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="the GIF to write")
+    analyse.add_parser(sub)
     return parser
 
 
@@ -521,6 +524,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run_invert(args)
         if args.command == "playground":
             return _run_playground(args)
+        if args.command == "analyse":
+            return analyse.run(args)
         return _run_export(args)
     except DiffusionVizError as exc:
         print(f"diffusion-viz: {exc}", file=sys.stderr)
