@@ -88,7 +88,7 @@ class AnalysisDock(QDockWidget):
         record = self.reverse.record
         if not self.isVisible() or record is None or frame is None:
             return
-        x0 = None if record.x0 is None else record.x0[0].numpy()
+        x0 = None if record.x0 is None else record.x0.reshape(frame.x_t.shape).numpy()
         x0_hat = None if frame.final else frame.x0_hat.numpy()
         self.spectrum.show_arrays("reverse run", record.spec.model.schedule, frame.index, frame.x_t.numpy(), x0, x0_hat)
 

@@ -47,8 +47,8 @@ class LadderView(QWidget):
         for view, r in zip(self.views, self.rungs, strict=True):
             view.set_image(float_to_uint8(np.ascontiguousarray(r.x_t.transpose(1, 2, 0))))
             view.set_caption(
-                f"{r.factor}×{r.factor} average ({side // r.factor} px): SNR {r.snr:.3g}, "
-                f"log-SNR {r.log_snr_shift:+.2f} (constant image {2 * math.log(r.factor):+.2f}), like t = {r.matching_paper_t}"
+                f"{r.factor}×{r.factor} ({side // r.factor} px): SNR {r.snr:.3g}, log SNR {r.log_snr_shift:+.2f} "
+                f"(≤ {2 * math.log(r.factor):+.2f}), looks like t = {r.matching_paper_t}"
             )
         t = index + 1
         r2, r4 = self.rungs[1], self.rungs[2]
@@ -62,7 +62,7 @@ class LadderView(QWidget):
         if model_side and side > model_side:
             shift = shift_for_resolution(side, model_side)
             text += (
-                f" The model works at {model_side} px: there each noise pixel covers {side // model_side}×{side // model_side} "
+                f" The model works at {model_side} px: there each noise pixel covers {side / model_side:.1f}×{side / model_side:.1f} "
                 f"of these, so at the same t its picture is {math.exp(shift):.0f}× noisier (log SNR {-shift:+.1f}) — "
                 "why the reverse panel's start is confetti where this one is clear."
             )
