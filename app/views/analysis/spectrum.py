@@ -14,7 +14,7 @@ PENS = {
     "x0": ((31, 119, 180), "ᾱ_t · P(x₀)"),
     "noise": ((140, 140, 140), "noise (1 − ᾱ_t)"),
     "x_t": ((214, 39, 40), "P(x_t)"),
-    "x0_hat": ((44, 160, 44), "ᾱ_t · P(x̂₀)"),
+    "x0_hat": ((44, 160, 44), "ᾱ_t · P(prediction x̂₀)"),
 }
 
 
@@ -30,6 +30,8 @@ class SpectrumView(QWidget):
         self.plot.setLabel("left", "power (x_t's units²)")
         self.plot.addLegend(offset=(-4, 4), labelTextSize="8pt")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
+        for side in ("bottom", "left"):
+            self.plot.getAxis(side).enableAutoSIPrefix(False)  # a "(x0.001)" on a log axis misreads every value
         self.curves = {k: self.plot.plot(pen=pg.mkPen(c, width=2), name=n) for k, (c, n) in PENS.items()}
         self.cut_line = pg.InfiniteLine(
             angle=90, movable=False, pen=pg.mkPen((0, 0, 0), width=1, style=pg.QtCore.Qt.DashLine)
