@@ -6,11 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from app.commands import analyse
 from app.commands import theory as theory_command
 from core import __version__
 from core.errors import DiffusionVizError
 
-SUBCOMMANDS = ("train", "sample", "evaluate", "export", "vlb", "invert", "playground", "theory")
+SUBCOMMANDS = ("train", "sample", "evaluate", "export", "vlb", "invert", "playground", "theory", "analyse")
 
 
 def _positive_int(text: str) -> int:
@@ -115,6 +116,7 @@ EPILOG = """commands (each has --help):
   invert     DDIM inversion: an image to x_T and back, as a GIF; prints the PSNR
   playground the 2-D playground: train on points, sample, write a GIF, print how close the samples came
   theory     r² of the ideal, Gaussian and ELS denoisers against the network; --calibrate fits P(t)
+  analyse    spectrum at t, when each detail is decided, exposure bias, the resolution ladder
 
 examples:
   diffusion-viz photo.jpg
@@ -259,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--step-size", type=float, default=None, help="Langevin step size (default: the schedule's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="the GIF to write")
+    analyse.add_parser(sub)
     return parser
 
 
@@ -551,6 +554,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run_playground(args)
         if args.command == "theory":
             return theory_command.run(args)
+        if args.command == "analyse":
+            return analyse.run(args)
         return _run_export(args)
     except DiffusionVizError as exc:
         print(f"diffusion-viz: {exc}", file=sys.stderr)

@@ -28,6 +28,7 @@ from app.panels.learned import LearnedPanel
 from app.panels.playground import PlaygroundPanel
 from app.panels.reverse import ReversePanel
 from app.state import ViewState
+from app.views.analysis.dock import add_analysis_dock
 from app.views.export_dialog import ExportDialog
 from app.views.guide import GUIDE, SHORTCUTS, TextDialog
 from app.views.plots import SchedulePlots
@@ -168,6 +169,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.busy_bar)
         self.statusBar().addPermanentWidget(self.device_label)
         self._build_menus()
+        self.analysis = add_analysis_dock(self)
         self._build_shortcuts()
         self.setAcceptDrops(True)
 

@@ -668,6 +668,105 @@ def bench_train(quick):
     )
 
 
+def bench_analysis(app, quick, model):
+    """The analysis views (#25): the spectrum per frame, K continuations, the exposure monitor, each vs its floor."""
+    from app.views.analysis.spectrum import SpectrumView
+    from core.analysis.decided import DECIDED_CONFIG, continuations
+    from core.analysis.exposure import data_statistics, monitored_run
+    from core.diffusion.samplers import final_step, sample_loop
+    from core.diffusion.schedules import NoiseSchedule
+
+    rounds = 3 if quick else 7
+    rng = np.random.default_rng(0)
+    x0 = rng.uniform(-1, 1, (3, 512, 512)).astype(np.float32)
+    x_t = rng.standard_normal((3, 512, 512)).astype(np.float32)
+    view = SpectrumView()
+    view.resize(600, 400)
+    view.show()
+    schedule = NoiseSchedule.cosine()
+    view.show_arrays("bench", schedule, 400, x_t, x0)
+    app.processEvents()
+
+    def ours():
+        view.show_arrays("bench", schedule, 400, x_t, x0)
+        view.plot.repaint()
+
+    def floor():
+        np.fft.rfft2(x_t), np.fft.rfft2(x0)
+
+    pairs = [(median_time(ours, 5, 1), median_time(floor, 5, 1)) for _ in range(rounds)]
+    ratio = statistics.median(a / b for a, b in pairs)
+    row(
+        "13. spectrum view per frame (x_t and x_0, 3×512², painted) vs numpy's rfft2 of the same arrays",
+        statistics.median(p[0] for p in pairs),
+        statistics.median(p[1] for p in pairs),
+        "ms",
+        "≤ 2×",
+        "met" if ratio <= 2 else "NOT met",
+        ratio=ratio,
+    )
+    view.close()
+
+    config = DECIDED_CONFIG.__class__("ddim", steps=10 if quick else 20, eta=1.0)
+    shape = (model.channels, model.image_size, model.image_size)
+    frame = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    start = 600
+
+    def k8():
+        continuations(model, frame, start, 8, config=config, seed=0)
+
+    def batch8():
+        x = torch.randn((8, *shape), generator=torch.Generator().manual_seed(0)).to(model.device)
+        final_step(
+            sample_loop(
+                model,
+                model.schedule,
+                config,
+                x,
+                t_start=start,
+                prediction=model.prediction,
+                generator=torch.Generator().manual_seed(0),
+            )
+        )
+
+    pairs = [(median_time(k8, 1, 1), median_time(batch8, 1, 1)) for _ in range(rounds)]
+    ratio = statistics.median(a / b for a, b in pairs)
+    row(
+        f"14. K = 8 continuations of one frame vs one batched run of 8 (DDIM {config.steps}, η = 1)",
+        statistics.median(p[0] for p in pairs),
+        statistics.median(p[1] for p in pairs),
+        "ms",
+        "≤ 1.3×",
+        "met" if ratio <= 1.3 else "NOT met",
+        ratio=ratio,
+    )
+
+    stats = data_statistics(torch.zeros(1, *shape))
+    x8 = torch.randn((8, *shape), generator=torch.Generator().manual_seed(1)).to(model.device)
+
+    def monitored():
+        for _ in monitored_run(model, config, x8, stats, generator=torch.Generator().manual_seed(0)):
+            pass
+
+    def plain():
+        for _ in sample_loop(
+            model, model.schedule, config, x8, prediction=model.prediction, generator=torch.Generator().manual_seed(0)
+        ):
+            pass
+
+    pairs = [(median_time(monitored, 1, 1), median_time(plain, 1, 1)) for _ in range(rounds)]
+    ratio = statistics.median(a / b for a, b in pairs)
+    row(
+        f"15. a run of 8 with the exposure monitor vs without (DDIM {config.steps}, η = 1)",
+        statistics.median(p[0] for p in pairs),
+        statistics.median(p[1] for p in pairs),
+        "ms",
+        "≤ 1.05×",
+        "met" if ratio <= 1.05 else "NOT met",
+        ratio=ratio,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
@@ -696,6 +795,7 @@ def main() -> None:
         ("the 2-D playground", lambda: bench_playground(app, args.quick)),
         ("sampling loop vs diffusers", lambda: bench_vs_diffusers(args.quick, model)),
         ("GIF export", lambda: bench_gif(args.quick)),
+        ("analysis views", lambda: bench_analysis(app, args.quick, model)),
     ]
     if not args.skip_train:
         sections.append(("training throughput", lambda: bench_train(args.quick)))

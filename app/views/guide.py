@@ -114,6 +114,23 @@ image (Eq. 5). Why a bound? log p(x<sub>0</sub>) itself needs an integral over e
 these terms, each a KL between Gaussians. Training on L<sub>simple</sub> drops the bound's weights
 (1−α<sub>t</sub>)²/(2σ<sub>t</sub>² (1−ᾱ<sub>t</sub>) α<sub>t</sub>) in front of each term.</li>
 </ul>
+
+<h3>Analysis views (View ▸ Analysis views, F2)</h3>
+<ul>
+<li><b>Spectrum</b>: the power of x<sub>0</sub>, of x<sub>t</sub>, of x̂<sub>0</sub> and of the noise against frequency, log–log,
+for the forward panel's t or the frame on show. Photos fall as about 1/f<sup>α</sup> (α ≈ 2, read out); white noise
+is flat at 1−ᾱ<sub>t</sub>. Where ᾱ<sub>t</sub>·P(x<sub>0</sub>) meets the noise is the cut-off: finer detail is drowned
+and still to be decided, and the cut-off moves up as t falls — coarse first, fine last (Dieleman 2024).</li>
+<li><b>When is it decided?</b>: the frame on show continued K times with fresh noise. What the K pictures share is
+decided; a row of t values gives the spread against t and, for emoji, how many keep the same nearest training
+emoji — the class flips at a threshold t (Sclocchi et al. 2025).</li>
+<li><b>Exposure bias</b>: during sampling the network sees x<sub>t</sub> built from its own guesses. The plot is
+var(x<sub>t</sub>) against ᾱ<sub>t</sub>·var(x<sub>0</sub>) + 1 − ᾱ<sub>t</sub>, what q(x<sub>t</sub>|x<sub>0</sub>) gives;
+<i>ε scaling</i> divides ε̂ by λ ≈ 1.005 (Ning et al. 2024).</li>
+<li><b>Resolution ladder</b>: x<sub>t</sub> averaged over 2×2 and 4×4 pixels. The noise's variance falls by 4 and 16,
+a smooth picture's does not: the same t is 4× and 16× cleaner (log SNR + 2 log s, Hoogeboom et al. 2023). This is why
+a 512 px picture at t = 400 looks clear while the model's 32 px start is confetti.</li>
+</ul>
 """
 
 

@@ -375,8 +375,8 @@ def gaussian_from_emoji(
 
     Full covariance where 3·size² ≤ ``FULL_COVARIANCE_MAX_DIM`` (32²: 3072), else stationary.
     """
-    from core.imaging.scaling import images_to_tensor
     from core.imaging.datasets import load_emoji, split_holdout
+    from core.imaging.scaling import images_to_tensor
 
     config, bundled_schedule = _bundled_schedule_and_split()
     provenance = config.get("provenance", {})
