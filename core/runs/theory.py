@@ -55,7 +55,7 @@ def training_images(model: LoadedModel, data: str | None = None) -> np.ndarray:
     ``data`` = "emoji" or a folder overrides what the model's provenance says. Raises :class:`DataError`
     naming what is needed when neither the model nor ``data`` leads to them.
     """
-    from core.training.data import load_emoji, load_folder, split_holdout
+    from core.imaging.datasets import load_emoji, load_folder, split_holdout
 
     provenance = model.config.get("provenance", {}) if model.config else {}
     source = data or provenance.get("data", "")
