@@ -15,6 +15,8 @@ DATASETS = ("moons", "swiss_roll", "8gaussians", "checkerboard", "spiral", "mixt
 # Every data set, an image's points and drawn points are fitted into [−BOX, BOX]².
 BOX = 2.0
 MIN_DRAWN_POINTS = 20
+# The labelled data sets for classifier-free guidance (#24) and their number of classes.
+NUM_CLASSES = {"moons": 2, "8gaussians": 8, "checkerboard": 8, "mixture": 3}
 
 
 def make_dataset(name: str, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -31,12 +33,45 @@ def make_dataset(name: str, n: int, generator: torch.Generator | None = None) ->
     generator : torch.Generator, optional
         Source of randomness.
     """
+    return _make(name, n, generator)[0]
+
+
+def make_labelled_dataset(
+    name: str, n: int, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The points of :func:`make_dataset` (the same draw) and each one's class, a LongTensor ``[n]``.
+
+    The classes (:data:`NUM_CLASSES`): the upper and the lower moon; the 8 Gaussians; the checkerboard's 8 dark
+    squares, row by row from the bottom; the mixture's components. Other data sets have none.
+
+    Raises
+    ------
+    DataError
+        If the data set has no classes.
+    """
+    if name in DATASETS and name not in NUM_CLASSES:
+        raise DataError(f"{name} has no classes to guide towards; take one of {', '.join(NUM_CLASSES)}")
+    points, labels = _make(name, n, generator)
+    return points, labels
+
+
+def check_class(name: str, label: int) -> int:
+    """The class ``label`` of data set ``name``, or a :class:`DataError` saying how many classes it has."""
+    if name not in NUM_CLASSES:
+        raise DataError(f"{name} has no classes to guide towards; take one of {', '.join(NUM_CLASSES)}")
+    if not 0 <= label < NUM_CLASSES[name]:
+        raise DataError(f"class {label}: {name} has {NUM_CLASSES[name]} classes (0 to {NUM_CLASSES[name] - 1})")
+    return label
+
+
+def _make(name: str, n: int, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor | None]:
     if name not in DATASETS:
         raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     u = torch.rand(n, generator=generator, dtype=torch.float64)
     noise = torch.randn(n, 2, generator=generator, dtype=torch.float64)
+    labels = None
     if name == "moons":
         upper = torch.rand(n, generator=generator) < 0.5
         theta = math.pi * u
@@ -44,13 +79,13 @@ def make_dataset(name: str, n: int, generator: torch.Generator | None = None) ->
         inner = torch.stack([1.0 - theta.cos(), 0.5 - theta.sin()], 1)
         points = torch.where(upper[:, None], outer, inner) - torch.tensor([0.5, 0.25], dtype=torch.float64)
         points = 1.25 * (points + 0.05 * noise)
+        labels = (~upper).long()  # 0: the upper moon, 1: the lower
     elif name == "swiss_roll":
         theta = 1.5 * math.pi * (1.0 + 2.0 * u)  # r = θ from 1.5π to 4.5π: one and a half turns
         points = torch.stack([theta * theta.cos(), theta * theta.sin()], 1) / 7.5 + 0.04 * noise
     elif name == "8gaussians":
-        angles = torch.arange(8, dtype=torch.float64) * math.pi / 4
-        means = 1.5 * torch.stack([angles.cos(), angles.sin()], 1)
-        return GaussianMixture(means, torch.full((8,), 0.1), torch.ones(8)).sample(n, generator)
+        points, labels = eight_gaussians().sample_labelled(n, generator)
+        return points, labels
     elif name == "checkerboard":
         # The 8 cells (i, j) of a 4 × 4 board with i + j even, uniform inside each, over [−2, 2]².
         cell = torch.randint(0, 8, (n,), generator=generator)
@@ -58,14 +93,22 @@ def make_dataset(name: str, n: int, generator: torch.Generator | None = None) ->
         col = 2 * (cell % 2) + row % 2
         inside = torch.rand(n, 2, generator=generator, dtype=torch.float64)
         points = torch.stack([col, row], 1).double() + inside - 2.0
+        labels = cell
     elif name == "spiral":
         arm = (torch.rand(n, generator=generator) < 0.5).double() * 2.0 - 1.0
         theta = 3.0 * math.pi * u.sqrt()  # √u spreads the points evenly along the arm's length
         r = 1.9 * theta / (3.0 * math.pi)
         points = arm[:, None] * torch.stack([r * theta.cos(), r * theta.sin()], 1) + 0.04 * noise
     else:
-        return default_mixture().sample(n, generator)
-    return points.float()
+        return default_mixture().sample_labelled(n, generator)
+    return points.float(), labels
+
+
+def eight_gaussians() -> GaussianMixture:
+    """Eight blobs of std 0.1 on a circle of radius 1.5: the ``8gaussians`` data set."""
+    angles = torch.arange(8, dtype=torch.float64) * math.pi / 4
+    means = 1.5 * torch.stack([angles.cos(), angles.sin()], 1)
+    return GaussianMixture(means, torch.full((8,), 0.1), torch.ones(8))
 
 
 def points_from_image(image: np.ndarray, n: int, generator: torch.Generator | None = None) -> torch.Tensor:

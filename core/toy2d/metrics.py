@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -59,3 +60,42 @@ def score_error_on_grid(
     exact = mixture.score(torch.from_numpy(grid), t, schedule).to(torch.float32).numpy()
     error = np.linalg.norm(learned - exact, axis=1) / (np.linalg.norm(exact, axis=1) + 1e-8)
     return error.reshape(k, k)
+
+
+# -- straightness of a flow (#24) -------------------------------------------------------------------------------
+
+
+def straightness(paths: np.ndarray, times: Sequence[float]) -> np.ndarray:
+    """Liu et al. 2023's straightness S = ∫₀¹ ‖(X_1 − X_0) − Ẋ_s‖² ds of each trajectory; 0 is a straight line.
+
+    Ẋ_s is taken from the positions, (x_k − x_{k+1}) / (s_k − s_{k+1}) on each step of the grid (the velocity an
+    Euler step used), and the integral is their sum weighted by the step lengths.
+
+    Parameters
+    ----------
+    paths : numpy.ndarray
+        ``[P, K + 1, 2]``: each trajectory's positions at ``times``.
+    times : sequence of float
+        The K + 1 flow times, from 1 (noise) down to 0 (data).
+    """
+    paths = np.asarray(paths, np.float64)
+    ds = -np.diff(np.asarray(times, np.float64))  # [K] positive step lengths
+    speeds = -np.diff(paths, axis=1) / ds[None, :, None]  # Ẋ along s, the direction from data to noise
+    chord = paths[:, :1] - paths[:, -1:]  # X_1 − X_0
+    return (((chord - speeds) ** 2).sum(-1) * ds[None]).sum(1)
+
+
+def chord_ratio(paths: np.ndarray) -> np.ndarray:
+    """|x_end − x_start| / path length of each trajectory ``[P, K + 1, 2]``: 1 for a straight line, less if bent."""
+    paths = np.asarray(paths, np.float64)
+    length = np.linalg.norm(np.diff(paths, axis=1), axis=-1).sum(1)
+    return np.linalg.norm(paths[:, -1] - paths[:, 0], axis=-1) / np.maximum(length, 1e-12)
+
+
+# -- memorisation (#24) -----------------------------------------------------------------------------------------
+
+
+def nearest_distances(points, reference) -> np.ndarray:
+    """Each point's distance to its nearest neighbour in ``reference`` ``[m, 2]``, float64 ``[n]``."""
+    a, b = as_points(points, torch.float64), as_points(reference, torch.float64)
+    return torch.cdist(a, b).min(1).values.numpy()

@@ -7,9 +7,23 @@ from dataclasses import dataclass
 
 import torch
 
-from core.diffusion.parameterization import check_prediction
+from core.diffusion.parameterization import PREDICTIONS
 from core.diffusion.schedules import NoiseSchedule
 from core.models.unet import timestep_embedding
+
+# What the MLP can predict: the diffusion parameterisations, or flow matching's velocity ε − x_0 (#24).
+VELOCITY = "velocity"
+TOY_PREDICTIONS = (*PREDICTIONS, VELOCITY)
+# A flow-matching model's time s ∈ [0, 1] is embedded as s · 1000, the range the sinusoids are made for
+# (Stable Diffusion 3 does the same, Esser et al. 2024).
+FLOW_TIME_SCALE = 1000.0
+
+
+def check_toy_prediction(prediction: str) -> str:
+    """``prediction`` if the playground knows it (ε, x_0, v or velocity), else ``ValueError``."""
+    if prediction not in TOY_PREDICTIONS:
+        raise ValueError(f"unknown prediction {prediction!r}; choose one of {', '.join(TOY_PREDICTIONS)}")
+    return prediction
 
 
 def fourier_features(x: torch.Tensor, octaves: int) -> torch.Tensor:
@@ -26,21 +40,29 @@ def fourier_features(x: torch.Tensor, octaves: int) -> torch.Tensor:
 
 
 class ToyMLP(torch.nn.Module):
-    """A small residual MLP (x [N, 2], t [N]) → [N, 2] that predicts ε, x_0 or v of 2-D points.
+    """A small residual MLP (x [N, 2], t [N], label [N]) → [N, 2] that predicts ε, x_0, v or a velocity.
 
     x enters through :func:`fourier_features`; the array index t through a sinusoidal embedding
     (:func:`timestep_embedding`) that each of the ``layers`` blocks adds, after its own linear map, to
     its input, as the UNet's residual blocks add theirs (Ho et al. 2020, Appendix B). A block is
-    h ← h + W·SiLU(h + shift(t)) (pre-activation, He et al. 2016).
+    h ← h + W·SiLU(h + shift(t)) (pre-activation, He et al. 2016). A flow-matching model (``velocity``) takes
+    the flow time s ∈ [0, 1] instead of an index and embeds s · :data:`FLOW_TIME_SCALE`.
+
+    A conditional model (``num_classes`` > 0) adds a learned embedding of the class to every shift; the extra
+    index ``num_classes`` is the "no label" class that classifier-free guidance trains by dropping labels
+    (Ho & Salimans 2021, Sec. 3.2). ``label=None`` asks for it.
 
     Parameters
     ----------
     prediction : str
-        What the output is: ``eps``, ``x0`` or ``v`` (see :mod:`core.diffusion.parameterization`).
+        What the output is: ``eps``, ``x0`` or ``v`` (see :mod:`core.diffusion.parameterization`), or
+        ``velocity``, flow matching's ε − x_0 along x_s = (1 − s) x_0 + s ε.
     hidden, layers, time_dim, octaves : int
         Width, number of residual blocks, size of the timestep embedding, octaves of x's Fourier features.
     generator : torch.Generator, optional
         Draws the initial weights (PyTorch's default bound ±1/√fan_in), so a seeded run is reproducible.
+    num_classes : int
+        0 for an unconditional model.
     """
 
     def __init__(
@@ -51,9 +73,11 @@ class ToyMLP(torch.nn.Module):
         time_dim: int = 32,
         octaves: int = 6,
         generator: torch.Generator | None = None,
+        num_classes: int = 0,
     ) -> None:
         super().__init__()
-        self.prediction = check_prediction(prediction)
+        self.prediction = check_toy_prediction(prediction)
+        self.num_classes = num_classes
         self.time_dim = time_dim
         self.octaves = octaves
         self.inp = torch.nn.Linear(2 + 4 * octaves, hidden)
@@ -67,10 +91,27 @@ class ToyMLP(torch.nn.Module):
                         bound = 1.0 / math.sqrt(module.in_features)
                         for p in (module.weight, module.bias):
                             p.copy_((torch.rand(p.shape, generator=generator) * 2 - 1) * bound)
+        self.label = None
+        if num_classes > 0:
+            self.label = torch.nn.Embedding(num_classes + 1, hidden * layers)
+            if generator is not None:
+                with torch.no_grad():
+                    self.label.weight.copy_(torch.randn(self.label.weight.shape, generator=generator))
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    @property
+    def flow(self) -> bool:
+        """True for a flow-matching model: t is the flow time s ∈ [0, 1]."""
+        return self.prediction == VELOCITY
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, label: torch.Tensor | None = None) -> torch.Tensor:
         h = self.inp(fourier_features(x, self.octaves))
-        shifts = self.time(timestep_embedding(t, self.time_dim)).chunk(len(self.blocks), dim=1)
+        time = t * FLOW_TIME_SCALE if self.flow else t
+        shift = self.time(timestep_embedding(time, self.time_dim))
+        if self.label is not None:
+            if label is None:
+                label = torch.full((x.shape[0],), self.num_classes, dtype=torch.long, device=x.device)
+            shift = shift + self.label(label)
+        shifts = shift.chunk(len(self.blocks), dim=1)
         for block, shift in zip(self.blocks, shifts, strict=True):
             h = h + block(torch.nn.functional.silu(h + shift))
         return self.out(torch.nn.functional.silu(h))
@@ -94,9 +135,11 @@ class TrainSettings:
         """The noise schedule the model is trained on and sampled with."""
         return NoiseSchedule.from_name(self.schedule, T=self.T)
 
-    def make_model(self, prediction: str = "eps", generator: torch.Generator | None = None) -> ToyMLP:
+    def make_model(
+        self, prediction: str = "eps", generator: torch.Generator | None = None, num_classes: int = 0
+    ) -> ToyMLP:
         """A freshly initialised :class:`ToyMLP` of these settings."""
-        return ToyMLP(prediction, self.hidden, self.layers, self.time_dim, self.octaves, generator)
+        return ToyMLP(prediction, self.hidden, self.layers, self.time_dim, self.octaves, generator, num_classes)
 
 
 DEFAULT_TRAIN = TrainSettings()
