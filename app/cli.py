@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.commands import analyse
+from app.commands import analyse, playground
 from app.commands import theory as theory_command
 from core import __version__
 from core.errors import DiffusionVizError
@@ -247,21 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, default=20.0)
     p.add_argument("--scale", type=_positive_int, default=None, help="nearest-neighbour scale (default: to ≈256 px)")
 
-    p = sub.add_parser(
-        "playground", help="the 2-D playground: train on points, sample, write a GIF, print how close the samples came"
-    )
-    p.add_argument(
-        "--data", default="moons", help="moons, swiss_roll, 8gaussians, checkerboard, spiral, mixture, or an image"
-    )
-    p.add_argument("--sampler", choices=("ddpm", "ddim", "langevin"), default="ddpm")
-    p.add_argument(
-        "--steps", type=_positive_int, default=None, help="model steps (DDPM, DDIM) or noise levels (Langevin)"
-    )
-    p.add_argument("--prediction", choices=("eps", "x0", "v"), default="eps")
-    p.add_argument("--step-size", type=float, default=None, help="Langevin step size (default: the schedule's)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True, help="the GIF to write")
     analyse.add_parser(sub)
+    playground.add_parser(sub)
     return parser
 
 
@@ -447,47 +434,6 @@ def _run_invert(args) -> int:
     return 0
 
 
-def _run_playground(args) -> int:
-    from core import toy2d
-    from core.imaging.export import check_target, write_gif
-    from core.imaging.images import load_image
-
-    out = check_target(args.out)
-    data, name = None, args.data
-    if args.data not in toy2d.DATASETS:
-        if not Path(args.data).exists():
-            raise DiffusionVizError(
-                f"--data: {args.data!r} is neither a data set ({', '.join(toy2d.DATASETS)}) nor an image"
-            )
-        data = toy2d.points_from_image(load_image(args.data), 2000, torch_generator(args.seed))
-        name = Path(args.data).name
-    print(f"training on {name} ({toy2d.DEFAULT_TRAIN.steps} steps), then {args.sampler} …", flush=True)
-    import torch
-
-    torch.set_num_threads(1)  # the MLP is too small to gain from a second thread, which made steps erratic
-    frames, distance, floor = toy2d.playground_run(
-        args.data if data is None else "image",
-        args.sampler,
-        args.steps,
-        args.seed,
-        prediction=args.prediction,
-        data=data,
-        step_size=args.step_size,
-    )
-    write_gif(toy2d.render_points_gif_frames(frames), out, 20)
-    print(
-        f"sliced Wasserstein distance, samples to data: {distance:.4f}; "
-        f"two independent draws of the data: {floor:.4f}; wrote {out}"
-    )
-    return 0
-
-
-def torch_generator(seed: int):
-    import torch
-
-    return torch.Generator().manual_seed(seed)
-
-
 def _run_train(args) -> int:
     from core.training.train import TrainConfig, train
 
@@ -551,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "invert":
             return _run_invert(args)
         if args.command == "playground":
-            return _run_playground(args)
+            return playground.run(args)
         if args.command == "theory":
             return theory_command.run(args)
         if args.command == "analyse":

@@ -511,9 +511,21 @@ def bench_theory(quick, model):
     )
 
 
+def _sample_and_play(panel, quick) -> float:
+    """Sample in the playground panel, then play the run at 30 frames/s: the GUI thread's longest stall."""
+    from PySide6.QtCore import QEventLoop
+
+    loop = QEventLoop()
+    panel.trainer.finished.connect(lambda *_: loop.quit())
+    panel.sample()
+    loop.exec()
+    panel.player.seek(0)
+    panel.player.playback.speed = 30 * 8.0 / panel.frames.total  # 30 frames/s
+    return longest_stall(panel.player.toggle, 3 if quick else 6)
+
+
 def bench_playground(app, quick):
     """The 2-D playground: time to a good fit, and the GUI thread while 5 000 particles and the arrows animate."""
-    from PySide6.QtCore import QEventLoop
 
     from app.panels.playground import N_POINTS, PlaygroundPanel
     from app.state import ViewState
@@ -552,15 +564,202 @@ def bench_playground(app, quick):
     panel.model, panel.model_prediction = model, "eps"
     panel.sampler.setCurrentIndex(panel.sampler.findData("ddim"))
     panel.steps.setValue(100)
-    loop = QEventLoop()
-    panel.trainer.finished.connect(lambda *_: loop.quit())
-    panel.sample()
-    loop.exec()
-    panel.player.seek(0)
-    panel.player.playback.speed = 30 * 8.0 / panel.frames.total  # 30 frames/s
-    stall = longest_stall(panel.player.toggle, 3 if quick else 6)
+    stall = _sample_and_play(panel, quick)
     row(
         f"12. playground: {N_POINTS} particles + arrows at 30 frames/s, GUI thread's longest stall",
+        stall,
+        0.033,
+        "ms",
+        "< 33 ms",
+        "met" if stall < 0.033 else "NOT met",
+    )
+    panel.shutdown()
+    panel.close()
+
+
+def _one_thread_seconds(fn):
+    """fn() on one torch thread; (its result, the seconds it took)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        t0 = time.perf_counter()
+        result = fn()
+        return result, time.perf_counter() - t0
+    finally:
+        torch.set_num_threads(before)
+
+
+def bench_toy2d_flow(quick):
+    """#24: flow matching against DDIM on two moons with the same net and steps; one reflow round."""
+    from core import toy2d
+
+    settings = toy2d.DEFAULT_TRAIN
+    schedule = settings.make_schedule()
+    data = toy2d.make_dataset("moons", 20_000, torch.Generator().manual_seed(0))
+    reference = toy2d.make_dataset("moons", 2000, torch.Generator().manual_seed(7))
+    noise = torch.randn(2000, 2, generator=torch.Generator().manual_seed(3))
+
+    def train(prediction):
+        gen = torch.Generator().manual_seed(0)
+        model = settings.make_model(prediction, gen)
+        return toy2d.train_toy(
+            data, schedule, prediction, settings.steps, settings.batch_size, settings.lr, gen, model=model
+        )[0]
+
+    fm, fm_s = _one_thread_seconds(lambda: train("velocity"))
+    ddpm, _ = _one_thread_seconds(lambda: train("eps"))
+    row(
+        f"24a. flow matching: training ({settings.steps} steps, 1 thread)",
+        fm_s,
+        15.0,
+        "ms",
+        "≤ 15 s",
+        "met" if fm_s <= 15 else "NOT met",
+    )
+    for steps in (10, 50):
+        *_, ours = toy2d.sample_toy(fm, None, "euler", steps=steps, x_start=noise, prediction="velocity")
+        *_, theirs = toy2d.sample_toy(ddpm, schedule, "ddim", steps=steps, x_start=noise)
+        a = toy2d.sliced_wasserstein(ours.points, reference)
+        b = toy2d.sliced_wasserstein(theirs.points, reference)
+        row(
+            f"24b. two moons, {steps} steps: SW₂ of FM Euler (ours) vs DDIM η = 0 (ref)",
+            a,
+            b,
+            "",
+            "≤ 1.0×",
+            "met" if a <= b else "NOT met",
+        )
+    before = toy2d.flow_report(fm, noise, reference)
+    reflowed, reflow_s = _one_thread_seconds(lambda: toy2d.reflow(fm, generator=torch.Generator().manual_seed(5)))
+    after = toy2d.flow_report(reflowed, noise, reference)
+    row(
+        "24c. reflow: training on 10 000 own pairs (4000 steps, 1 thread)",
+        reflow_s,
+        15.0,
+        "ms",
+        "≤ 15 s",
+        "met" if reflow_s <= 15 else "NOT met",
+    )
+    row(
+        "24c. reflow: straightness S after (ours) vs before (ref)",
+        after["straightness"],
+        before["straightness"],
+        "",
+        "< 1×",
+        "met" if after["straightness"] < before["straightness"] else "NOT met",
+    )
+    row(
+        "24c. reflow: 2-step Euler SW₂ after (ours) vs before (ref)",
+        after["sw_2"],
+        before["sw_2"],
+        "",
+        "< 1×",
+        "met" if after["sw_2"] < before["sw_2"] else "NOT met",
+    )
+    print(f"flow report before {before}\nafter {after}", file=sys.stderr)
+
+
+def bench_toy2d_guidance(quick):
+    """#24: guided samples (exact mixture score, DDPM) against the tilted density p(x|c) p(c|x)^w."""
+    from core import toy2d
+
+    mixture = toy2d.default_mixture()
+    schedule = toy2d.DEFAULT_TRAIN.make_schedule()
+    n = 2000 if quick else 4000
+    for w in (0.0, 2.0, 8.0):
+        frames = toy2d.sample_toy(
+            mixture.eps_model(schedule, 0, w), schedule, "ddpm", n, None, torch.Generator().manual_seed(1)
+        )
+        *_, last = frames
+        tilted = toy2d.sample_tilted(mixture, 0, w, n, torch.Generator().manual_seed(2))
+        floor = toy2d.sliced_wasserstein(
+            tilted, toy2d.sample_tilted(mixture, 0, w, n, torch.Generator().manual_seed(3))
+        )
+        gap = toy2d.sliced_wasserstein(last.points, tilted)
+        row(
+            f"24d. guidance w = {w:g}, class 0: SW₂ guided samples → tilted density (ref: two tilted draws)",
+            gap,
+            floor,
+            "",
+            "(reported)",
+            "—",
+        )
+    # Conditional training time.
+    points, labels = toy2d.make_labelled_dataset("mixture", 10_000, torch.Generator().manual_seed(0))
+    settings = toy2d.DEFAULT_TRAIN
+
+    def train():
+        gen = torch.Generator().manual_seed(0)
+        return toy2d.train_toy(
+            points,
+            schedule,
+            "eps",
+            settings.steps,
+            settings.batch_size,
+            settings.lr,
+            gen,
+            model=settings.make_model("eps", gen, 3),
+            labels=labels,
+        )
+
+    _, seconds = _one_thread_seconds(train)
+    row(
+        f"24d. conditional MLP with label dropout: training ({settings.steps} steps, 1 thread)",
+        seconds,
+        15.0,
+        "ms",
+        "≤ 15 s",
+        "met" if seconds <= 15 else "NOT met",
+    )
+
+
+def bench_toy2d_memorisation(quick):
+    """#24: where the two halves' models start to agree more than they copy (Kadkhodaie et al. 2024)."""
+    from core import toy2d
+
+    sizes = (4, 16, 64, 256, 1024) if quick else toy2d.DEFAULT_SIZES
+    for name in ("moons", "mixture"):
+        pool = toy2d.make_dataset(name, 3 * max(sizes), torch.Generator().manual_seed(0))
+        points = []
+        for n in sizes:
+            shuffled = pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(n))]
+            point, seconds = _one_thread_seconds(lambda n=n, shuffled=shuffled: toy2d.memorisation_point(shuffled, n))
+            points.append(point)
+            print(
+                f"{name} N={n}: train {point.to_training:.4f} fresh {point.to_fresh:.4f} A-B {point.between_models:.4f} ({seconds:.1f} s for two models)",
+                file=sys.stderr,
+                flush=True,
+            )
+        where = toy2d.crossing(points)
+        row(
+            f"24e. memorisation, {name}: N where the two halves agree more than they copy",
+            where,
+            None,
+            "points",
+            "(reported)",
+            "—",
+            ratio=None,
+        )
+
+
+def bench_toy2d_density(app, quick):
+    """#24: the guided run with its tilted density beside it, played at 30 frames/s: the GUI thread's longest stall."""
+
+    from app.panels.playground import PlaygroundPanel
+    from app.state import ViewState
+
+    panel = PlaygroundPanel(ViewState())
+    panel.resize(1400, 800)
+    panel.show()
+    panel.data_choice.setCurrentIndex(panel.data_choice.findData("mixture"))
+    panel.exact.setChecked(True)
+    panel.conditional.setChecked(True)
+    panel.guidance.setValue(2.0)
+    panel.sampler.setCurrentIndex(panel.sampler.findData("ddim"))
+    panel.steps.setValue(100)
+    stall = _sample_and_play(panel, quick)
+    row(
+        "24f. guided run + tilted density + guided arrows at 30 frames/s, GUI thread's longest stall",
         stall,
         0.033,
         "ms",
@@ -793,6 +992,10 @@ def main() -> None:
         ("the ideal denoiser", lambda: bench_ideal(args.quick)),
         ("theory: Gaussian and ELS denoisers", lambda: bench_theory(args.quick, model)),
         ("the 2-D playground", lambda: bench_playground(app, args.quick)),
+        ("2-D flow matching and reflow", lambda: bench_toy2d_flow(args.quick)),
+        ("2-D guidance against the tilted density", lambda: bench_toy2d_guidance(args.quick)),
+        ("2-D memorisation by N", lambda: bench_toy2d_memorisation(args.quick)),
+        ("2-D density drawing", lambda: bench_toy2d_density(app, args.quick)),
         ("sampling loop vs diffusers", lambda: bench_vs_diffusers(args.quick, model)),
         ("GIF export", lambda: bench_gif(args.quick)),
         ("analysis views", lambda: bench_analysis(app, args.quick, model)),

@@ -12,18 +12,31 @@ from core.imaging.export import write_gif
 from core.toy2d import (
     DATASETS,
     DEFAULT_TRAIN,
+    NUM_CLASSES,
     GaussianMixture,
+    MemorisationPoint,
     TrainSettings,
+    check_class,
     check_drawn_points,
+    chord_ratio,
+    crossing,
+    ddim_as_flow_euler,
     default_mixture,
     field_on_grid,
+    flow_report,
+    flow_times,
+    guided_model,
     make_dataset,
+    make_labelled_dataset,
+    memorisation_point,
     normalise_points,
     playground_run,
     points_from_image,
+    reflow,
     render_points_gif_frames,
     sample_toy,
     sliced_wasserstein,
+    straightness,
     train_toy,
 )
 
@@ -190,7 +203,7 @@ def test_annealed_langevin_with_the_exact_score_recovers_the_mixture_weights():
     gen = torch.Generator().manual_seed(0)
     frames = list(sample_toy(mixture.eps_model(SCHEDULE), SCHEDULE, "langevin", 4000, 20, gen, steps_per_level=10))
     levels = frames[0].levels
-    assert 10 <= levels <= 20 and len(frames) == frames[0].total == levels * 10 + 2
+    assert levels == 20 and len(frames) == frames[0].total == levels * 10 + 2  # #21: not 17 of 20
     assert [f.level for f in frames[:11:10]] == [1, 2] and frames[-1].t == 0
     weights = nearest_mean_weights(frames[-1].points, mixture)
     assert (weights - torch.tensor([0.2, 0.3, 0.5], dtype=torch.float64)).abs().max() <= 0.05, weights
@@ -293,7 +306,7 @@ def test_sliced_wasserstein_of_a_shift_is_its_length_over_root_two(gen):
 
 def test_playground_run_returns_frames_and_two_distances():
     settings = TrainSettings(steps=300, batch_size=128)
-    frames, distance, data_distance = playground_run("8gaussians", "ddim", 10, seed=1, n=400, train=settings)
+    frames, distance, data_distance, *_ = playground_run("8gaussians", "ddim", 10, seed=1, n=400, train=settings)
     assert len(frames) == 11 and frames[-1].points.shape == (400, 2)
     assert 0 < data_distance < distance < 1.0
 
@@ -301,6 +314,10 @@ def test_playground_run_returns_frames_and_two_distances():
 def test_gif_frames_are_pictures_of_the_points(tmp_path, gen):
     frames = list(sample_toy(default_mixture().eps_model(SCHEDULE), SCHEDULE, "ddim", 300, 20, gen))
     pictures = render_points_gif_frames(frames, size=128, max_frames=8)
+    with_arrows = render_points_gif_frames(
+        frames[:2], size=128, field=lambda f: field_on_grid(default_mixture().eps_model(SCHEDULE), SCHEDULE, 10, k=5)
+    )
+    assert (with_arrows[0] != render_points_gif_frames(frames[:2], size=128)[0]).any()  # grey arrows drawn
     assert len(pictures) == 8 and all(p.shape == (128, 128, 3) and p.dtype == np.uint8 for p in pictures)
     last = pictures[-1]
     assert (last[20:] != 255).any(axis=2).sum() > 300  # points (and paths) below the label strip
@@ -315,3 +332,215 @@ def test_the_exact_score_has_no_error_against_itself_and_a_wrong_model_has_some(
     exact = mixture.eps_model(schedule)
     assert score_error_on_grid(exact, mixture, schedule, 50, k=12).max() < 1e-4
     assert score_error_on_grid(lambda x, t: torch.zeros_like(x), mixture, schedule, 50, k=12).mean() > 0.5
+
+
+# -- classes and classifier-free guidance (#24) -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("t", [-1, 0, T // 2, T - 1])
+def test_the_class_conditional_exact_score_is_the_gradient_of_its_log_density(t, gen):
+    mixture = default_mixture()
+    x = (1.5 * torch.randn(60, 2, generator=gen, dtype=torch.float64)).requires_grad_()
+    labels = torch.arange(60) % 3
+    (grad,) = torch.autograd.grad(mixture.log_prob(x, t, SCHEDULE, label=labels).sum(), x)
+    torch.testing.assert_close(mixture.score(x.detach(), t, SCHEDULE, label=labels), grad, rtol=1e-10, atol=1e-12)
+    # p(x | c) is component c alone: its log-density is N(x; √ᾱ μ_c, v_c I), whatever the other components do.
+    abar = 1.0 if t < 0 else float(SCHEDULE.alphas_cumprod[t])
+    v = abar * 0.35**2 + 1 - abar
+    x2 = x.detach()[labels == 2]
+    expected = -torch.log(torch.tensor(2 * math.pi * v)) - ((x2 - abar**0.5 * mixture.means[2]) ** 2).sum(1) / (2 * v)
+    torch.testing.assert_close(mixture.log_prob(x2, t, SCHEDULE, label=2), expected.double())
+
+
+@pytest.mark.parametrize("w", [0.0, 1.0, 4.0])
+def test_the_guided_exact_score_is_one_plus_w_conditional_minus_w_unconditional(w, gen):
+    mixture = default_mixture()
+    x = (1.5 * torch.randn(50, 2, generator=gen, dtype=torch.float64)).requires_grad_()
+    t = 30
+    guided = mixture.guided_score(x.detach(), 1, w, t, SCHEDULE)
+    conditional = mixture.score(x.detach(), t, SCHEDULE, label=1)
+    unconditional = mixture.score(x.detach(), t, SCHEDULE)
+    torch.testing.assert_close(guided, (1 + w) * conditional - w * unconditional)
+    # ... which is the gradient of log q_t(x | c) + w log q_t(c | x), Bayes' rule with the mixture's weights.
+    log_class = mixture.log_prob(x, t, SCHEDULE, label=1) + math.log(0.3) - mixture.log_prob(x, t, SCHEDULE)
+    (grad,) = torch.autograd.grad((mixture.log_prob(x, t, SCHEDULE, label=1) + w * log_class).sum(), x)
+    torch.testing.assert_close(guided, grad, rtol=1e-9, atol=1e-10)
+    torch.testing.assert_close(torch.log(mixture.class_posterior(x.detach(), t, SCHEDULE)[:, 1]), log_class.detach())
+
+
+def test_guidance_sharpens_the_class_and_pushes_it_away_from_the_others():
+    """Exact guided DDPM on the mixture's class 0: w = 0 samples component 0; w = 4 samples it a little tighter and
+    farther from the other two blobs, as the tilted density p(x | c) p(c | x)^w does."""
+    mixture = default_mixture()
+    runs = {}
+    for w in (0.0, 4.0):
+        frames = sample_toy(
+            mixture.eps_model(SCHEDULE, 0, w), SCHEDULE, "ddpm", 3000, None, torch.Generator().manual_seed(1)
+        )
+        runs[w] = list(frames)[-1].points.astype(np.float64)
+    mean0 = runs[0.0].mean(0)
+    assert np.abs(mean0 - mixture.means[0].numpy()).max() < 0.05 and abs(runs[0.0].std(0).mean() - 0.3) < 0.03
+    others = mixture.means[1:].mean(0).numpy()
+    assert np.linalg.norm(runs[4.0].mean(0) - others) > np.linalg.norm(mean0 - others) + 0.1
+    assert runs[4.0].std(0).mean() < 0.97 * runs[0.0].std(0).mean()  # same noise: 0.273 against 0.285
+
+
+def test_guidance_needs_a_conditional_model_and_a_class_the_data_has():
+    unconditional = DEFAULT_TRAIN.make_model("eps", torch.Generator().manual_seed(0))
+    with pytest.raises(DiffusionVizError, match="conditional model"):
+        guided_model(unconditional, 0, 2.0, T=T)
+    with pytest.raises(DataError, match="the mixture has 3 classes"):
+        default_mixture().eps_model(SCHEDULE, 3, 1.0)
+    with pytest.raises(DataError, match="moons has 2 classes"):
+        check_class("moons", 2)
+    with pytest.raises(DataError, match="spiral has no classes"):
+        make_labelled_dataset("spiral", 10)
+
+
+def test_labels_name_the_moon_the_square_and_the_component(gen):
+    points, labels = make_labelled_dataset("moons", 2000, torch.Generator().manual_seed(4))
+    assert torch.equal(points, make_dataset("moons", 2000, torch.Generator().manual_seed(4)))  # the same draw
+    assert points[labels == 0, 1].mean() > points[labels == 1, 1].mean() + 0.5  # 0 is the upper moon
+    points, labels = make_labelled_dataset("checkerboard", 4000, gen)
+    cells = torch.floor(points + 2.0).long()
+    assert torch.equal(cells[:, 1] * 2 + cells[:, 0] // 2, labels)  # row-major over the 8 dark squares
+    assert set(labels.tolist()) == set(range(NUM_CLASSES["checkerboard"]))
+
+
+def test_a_conditional_mlp_trained_with_label_dropout_samples_the_class_asked_for():
+    gen = torch.Generator().manual_seed(0)
+    points, labels = make_labelled_dataset("mixture", 5000, gen)
+    model, _ = train_toy(points, SCHEDULE, "eps", 800, 256, 5e-3, gen, labels=labels, label_dropout=0.2)
+    mixture = default_mixture()
+    for label in range(3):
+        frames = sample_toy(guided_model(model, label, 1.0, T=T), SCHEDULE, "ddim", 800, 25, gen)
+        assert float(nearest_mean_weights(list(frames)[-1].points, mixture)[label]) > 0.9
+    # The same network without a label is the unconditional model: all three blobs.
+    frames = sample_toy(lambda x, t: model(x, t), SCHEDULE, "ddim", 2000, 25, gen)
+    assert (nearest_mean_weights(list(frames)[-1].points, mixture) > 0.1).all()
+
+
+def test_a_guidance_interval_leaves_the_conditional_model_outside_it(gen):
+    model = DEFAULT_TRAIN.make_model("eps", gen, num_classes=3).eval()
+    x = torch.randn(5, 2, generator=gen)
+    with torch.no_grad():
+        plain = model(x, torch.full((5,), 10), torch.zeros(5, dtype=torch.long))
+        inside = guided_model(model, 0, 3.0, (0.0, 0.5), T=T)(x, torch.full((5,), 10))
+        outside = guided_model(model, 0, 3.0, (0.5, 1.0), T=T)(x, torch.full((5,), 10))
+    torch.testing.assert_close(outside, plain)
+    assert (inside - plain).abs().max() > 1e-3
+
+
+def test_the_tilted_density_is_the_conditional_one_at_w_zero_and_sharper_above(gen):
+    mixture = default_mixture()
+    x = 2 * torch.randn(200, 2, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(mixture.tilted_log_density(x, 2, 0.0), mixture.log_prob(x, -1, label=2))
+    between = torch.tensor([[0.0, 0.0]], dtype=torch.float64)  # between the blobs: p(c | x) < 1 there
+    assert mixture.tilted_log_density(between, 2, 3.0) < mixture.tilted_log_density(between, 2, 0.0)
+
+
+# -- flow matching and rectified flow (#24) -------------------------------------------------------------------
+
+
+def test_flow_euler_on_the_exact_velocity_of_a_single_gaussian_reaches_it_in_one_step(gen):
+    """At s = 1 the velocity is x − E[x_0]: one Euler step lands every particle on the mean, which is the data
+    when the Gaussian is narrow (all paths to one point are straight); many steps give its spread too."""
+    mean = torch.tensor([[0.7, -1.1]])
+    narrow = GaussianMixture(mean, [1e-4], [1.0])
+    noise = torch.randn(500, 2, generator=gen)
+    frames = list(sample_toy(narrow.velocity_model(), None, "euler", steps=1, x_start=noise, prediction="velocity"))
+    assert len(frames) == 2 and frames[0].t == 1.0 and frames[-1].t == 0.0
+    np.testing.assert_allclose(frames[-1].points, mean.expand(500, 2).numpy(), atol=1e-5)
+    wide = GaussianMixture(mean, [0.5], [1.0])
+    *_, one = sample_toy(wide.velocity_model(), None, "euler", steps=1, x_start=noise, prediction="velocity")
+    *_, many = sample_toy(wide.velocity_model(), None, "heun", steps=100, x_start=noise, prediction="velocity")
+    np.testing.assert_allclose(one.points, mean.expand(500, 2).numpy(), atol=1e-5)
+    np.testing.assert_allclose(many.points.mean(0), mean[0].numpy(), atol=0.06)
+    assert abs(float(many.points.std(0).mean()) - 0.5) < 0.03
+
+
+def test_the_exact_velocity_is_epsilon_minus_x0_of_the_exact_score(gen):
+    """Along x_s = (1 − s) x_0 + s ε the exact score gives ε̂ = −s ∇ log p_s and x̂_0 = (x − s ε̂)/(1 − s)."""
+    mixture = default_mixture()
+    s = 0.35
+    x = torch.randn(40, 2, generator=gen, dtype=torch.float64).requires_grad_()
+    # p_s is the mixture scaled by 1 − s plus N(0, s² I): the VP mixture at ᾱ with √ᾱ/√(1 − ᾱ) = (1 − s)/s, rescaled.
+    scale = math.hypot(1 - s, s)
+    abar = ((1 - s) / scale) ** 2
+    sched = NoiseSchedule(torch.tensor([1 - abar], dtype=torch.float64))
+    log_p = mixture.log_prob(x / scale, 0, sched)
+    (grad,) = torch.autograd.grad(log_p.sum(), x)  # ∇_x log p_s(x) up to the constant of the change of variables
+    eps_hat = -s * grad
+    x0_hat = (x.detach() - s * eps_hat) / (1 - s)
+    torch.testing.assert_close(mixture.velocity(x.detach(), s), eps_hat - x0_hat, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("which", ["exact", "untrained"])
+def test_ddim_and_flow_euler_trajectories_map_onto_each_other(which, gen):
+    """Gao et al. 2024: DDIM's x_t / (√ᾱ + √(1 − ᾱ)) is the flow-matching Euler run of the same model."""
+    if which == "exact":
+        model, prediction = default_mixture().eps_model(SCHEDULE), "eps"
+    else:
+        model, prediction = DEFAULT_TRAIN.make_model("v", gen).eval(), "v"
+    x_start = torch.randn(300, 2, generator=gen)
+    ddim, flow, gap = ddim_as_flow_euler(model, SCHEDULE, x_start, 12, prediction)
+    assert len(ddim) == len(flow) == 13
+    scale = max(float(np.abs(p).max()) for p in ddim)
+    assert gap <= 1e-5 * max(scale, 1.0), (gap, scale)
+    assert np.abs(ddim[-1] - ddim[0]).max() > 0.5  # the runs move: the identity is not of two still clouds
+
+
+def test_straightness_is_zero_for_straight_paths_and_grows_with_the_bend():
+    times = flow_times(4)
+    s = np.array(times)[:, None]
+    straight = ((1 - s) * np.array([1.0, 0.0]) + s * np.array([-1.0, 2.0]))[None]
+    assert straightness(straight, times)[0] == pytest.approx(0.0, abs=1e-12)
+    assert chord_ratio(straight)[0] == pytest.approx(1.0)
+    bent = straight.copy()
+    bent[0, 2] += [0.5, 0.5]
+    assert straightness(bent, times)[0] > 0.5 and chord_ratio(bent)[0] < 0.95
+
+
+def test_flow_matching_learns_the_data_and_reflow_straightens_it():
+    gen = torch.Generator().manual_seed(0)
+    data = make_dataset("8gaussians", 5000, gen)
+    model, _ = train_toy(data, None, "velocity", 600, 256, 5e-3, gen)
+    reference = make_dataset("8gaussians", 1000, gen)
+    noise = torch.randn(1000, 2, generator=gen)
+    before = flow_report(model, noise, reference)
+    assert before["sw_50"] < 0.15, before
+    after = flow_report(reflow(model, n=3000, steps=600, generator=gen), noise, reference)
+    assert after["straightness"] < 0.5 * before["straightness"], (before, after)
+    assert after["sw_2"] < before["sw_2"], (before, after)
+
+
+def test_reflow_before_training_and_flow_samplers_on_diffusion_models_are_refused(gen):
+    with pytest.raises(DiffusionVizError, match="reflow needs a trained flow-matching model"):
+        reflow(None)
+    with pytest.raises(DiffusionVizError, match="reflow needs a trained flow-matching model"):
+        reflow(DEFAULT_TRAIN.make_model("eps", gen))
+    with pytest.raises(DiffusionVizError, match="euler integrates a flow-matching model"):
+        sample_toy(default_mixture().eps_model(SCHEDULE), SCHEDULE, "euler", 10)
+    with pytest.raises(DiffusionVizError, match="ddim needs a diffusion model"):
+        sample_toy(default_mixture().velocity_model(), SCHEDULE, "ddim", 10, prediction="velocity")
+
+
+# -- memorisation (#24) ---------------------------------------------------------------------------------------
+
+
+def test_few_training_points_are_copied_and_two_halves_then_disagree():
+    pool = make_dataset("moons", 3 * 4, torch.Generator().manual_seed(0))
+    point = memorisation_point(pool, 4, TrainSettings(steps=1500), samples=200, sample_steps=25)
+    assert point.to_training < 0.3 * point.to_fresh, point
+    assert point.between_models > 2 * point.to_training, point
+    with pytest.raises(DataError, match="N = 5 needs 15 points"):
+        memorisation_point(pool, 5)
+
+
+def test_the_crossing_is_where_the_models_agree_more_than_they_copy():
+    def p(n, to_training, between):
+        return MemorisationPoint(n, to_training, 0.1, between, np.zeros((1, 2)), np.zeros((1, 2)), np.zeros((1, 2)))
+
+    assert crossing([p(4, 0.01, 1.0), p(16, 0.1, 0.1), p(64, 0.1, 0.01)]) == pytest.approx(16.0)
+    assert crossing([p(4, 0.1, 0.1 * math.e), p(64, 0.1, 0.1 / math.e)]) == pytest.approx(16.0)  # halfway in log N
+    assert crossing([p(4, 0.01, 1.0)]) is None

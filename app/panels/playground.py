@@ -36,6 +36,7 @@ from core import toy2d
 from core.diffusion.forward import q_sample
 from core.diffusion.schedules import index_from_paper_t
 from core.errors import DiffusionVizError
+from core.toy2d.rendering import arrow_segments
 
 FROM_IMAGE, DRAWN = "from your image (dark pixels)", "drawn with the mouse"
 DATA_NAMES = {
@@ -50,7 +51,17 @@ SAMPLERS = {
     "DDPM (stochastic, the SDE)": "ddpm",
     "DDIM η = 0 (deterministic, the ODE)": "ddim",
     "annealed Langevin (NCSN)": "langevin",
+    "flow matching: Euler": "euler",
+    "flow matching: Heun": "heun",
 }
+PREDICTIONS = (
+    ("eps", "ε (noise)"),
+    ("x0", "x₀ (data)"),
+    ("v", "v"),
+    ("velocity", "velocity (flow matching)"),
+)
+FIELDS = {"guided": "guided score", "conditional": "conditional score", "unconditional": "unconditional score"}
+MEMO_SIZES = (4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 5000)
 N_POINTS = 5000
 TRAJECTORIES = 6
 TAIL = 25  # frames of a stochastic path drawn behind each particle
@@ -58,21 +69,12 @@ GRID = 17
 VIEW = 2.6
 
 
-def arrows(grid: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Segments (pairs) and arrow heads (pairs) for a field: the direction as is, the length squashed.
-
-    The score grows like 1/σ_t near the data, so lengths go through tanh of the field's own median size.
-    """
-    norm = np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12
-    tips = grid + vectors * (0.22 * np.tanh(norm / np.median(norm)) / norm)
-    segments = np.empty((2 * len(grid), 2), np.float32)
-    segments[0::2], segments[1::2] = grid, tips
-    back = (grid - tips) * 0.35
-    rot = np.array([[np.cos(0.5), -np.sin(0.5)], [np.sin(0.5), np.cos(0.5)]], np.float32)
-    heads = np.empty((4 * len(grid), 2), np.float32)
-    heads[0::4], heads[1::4] = tips, tips + back @ rot.T
-    heads[2::4], heads[3::4] = tips, tips + back @ rot
-    return segments, heads
+def _row(*widgets: tuple[QWidget, int]) -> QHBoxLayout:
+    """A horizontal row of (widget, stretch) pairs for the form."""
+    row = QHBoxLayout()
+    for widget, stretch in widgets:
+        row.addWidget(widget, stretch)
+    return row
 
 
 @contextmanager
@@ -106,6 +108,12 @@ class PlaygroundPanel(QWidget):
         self.drawn: list[tuple[float, float]] = []
         self.model = None  # a trained ToyMLP, or the mixture's exact ε-model
         self.model_prediction = "eps"
+        self.model_data = ""  # the data set the model was trained on (its classes)
+        self.run_fn = None  # the function the shown run sampled (guided, conditional or plain)
+        self.run_prediction = "eps"
+        self.tilted_key = None
+        self.memo_points: list = []
+        self.flow_summary = ""
         self.losses: list[float] = []
         self.frames: Items | None = None
         self.run_sampler = "ddpm"
@@ -120,9 +128,54 @@ class PlaygroundPanel(QWidget):
         self.clear_drawing = QPushButton("Clear drawing")
         self.clear_drawing.clicked.connect(self._clear_drawing)
         self.prediction = QComboBox()
-        for key, name in (("eps", "ε (noise)"), ("x0", "x₀ (data)"), ("v", "v")):
+        for key, name in PREDICTIONS:
             self.prediction.addItem(name, key)
-        self.prediction.setToolTip("What the network learns to predict; every view converts it to a score")
+        self.prediction.setToolTip(
+            "What the network learns to predict; every view converts it to a score. Velocity: flow matching\n"
+            "on the straight path x_s = (1 − s) x₀ + s ε (Lipman et al. 2023, Liu et al. 2023), sampled by Euler or Heun"
+        )
+        self.conditional = QCheckBox("conditional on the class (guidance)")
+        self.conditional.setToolTip(
+            "Train with the class labels (mixture components, the two moons, the checkerboard's squares),\n"
+            "each dropped at 20 % so one network learns ε(x, c) and ε(x) (Ho & Salimans 2021)"
+        )
+        self.label_choice = QSpinBox()
+        self.label_choice.setRange(0, 9)
+        self.label_choice.setPrefix("class ")
+        self.guidance = QDoubleSpinBox()
+        self.guidance.setRange(0.0, 10.0)
+        self.guidance.setSingleStep(0.5)
+        self.guidance.setPrefix("guidance w ")
+        self.guidance.setToolTip("(1 + w) ε(x, c) − w ε(x): w = 0 is the plain conditional model")
+        self.interval_lo, self.interval_hi = QDoubleSpinBox(), QDoubleSpinBox()
+        for box, value, prefix in ((self.interval_lo, 0.0, "for t/T from "), (self.interval_hi, 1.0, "to ")):
+            box.setRange(0.0, 1.0)
+            box.setSingleStep(0.1)
+            box.setValue(value)
+            box.setPrefix(prefix)
+            box.setToolTip(
+                "Guide only at these noise levels (Kynkäänniemi et al. 2024); the conditional model elsewhere"
+            )
+        self.field_choice = QComboBox()
+        for key, name in FIELDS.items():
+            self.field_choice.addItem(name, key)
+        self.field_choice.setToolTip("Which score the arrows show for a guided run")
+        self.reflow_button = QPushButton("Reflow (one round)")
+        self.reflow_button.setToolTip(
+            "Rectified flow (Liu et al. 2023): train again on the model's own (noise, sample) pairs;\n"
+            "the paths straighten and two Euler steps land closer to the data"
+        )
+        self.reflow_button.clicked.connect(self.reflow)
+        self.memo_size = QSlider(Qt.Orientation.Horizontal)
+        self.memo_size.setRange(0, len(MEMO_SIZES) - 1)
+        self.memo_size.setValue(4)
+        self.memo_label = QLabel()
+        self.memo_button = QPushButton("Memorisation at N")
+        self.memo_button.setToolTip(
+            "Two models on disjoint sets of N points, sampled from the same noise (Kadkhodaie et al. 2024):\n"
+            "at small N each copies its own points, at large N both draw the same new ones"
+        )
+        self.memo_button.clicked.connect(self.memorise)
         self.exact = QCheckBox("use the exact score (mixture)")
         self.exact.setToolTip("The Gaussian mixture's ∇ log q_t in closed form as the model: no training")
         self.train_button = QPushButton("Train")
@@ -179,26 +232,24 @@ class PlaygroundPanel(QWidget):
         form.addRow("", self.clear_drawing)
         form.addRow("Predicts", self.prediction)
         form.addRow("", self.exact)
-        train_row = QHBoxLayout()
-        train_row.addWidget(self.train_button)
-        train_row.addWidget(self.train_progress, 1)
-        form.addRow(train_row)
+        form.addRow("", self.conditional)
+        form.addRow(_row((self.train_button, 0), (self.train_progress, 1)))
         form.addRow(self.loss_plot)
         form.addRow(QLabel("<b>Forward</b>: scrub t to diffuse the data"))
-        slider_row = QHBoxLayout()
-        slider_row.addWidget(self.t_slider, 1)
-        slider_row.addWidget(self.t_label)
-        form.addRow(slider_row)
+        form.addRow(_row((self.t_slider, 1), (self.t_label, 0)))
         form.addRow(QLabel("<b>Reverse</b>: particles from N(0, I)"))
         form.addRow(self.sampler)
         form.addRow(self.steps)
         form.addRow(self.step_size)
         form.addRow(self.per_level)
-        sample_row = QHBoxLayout()
-        for w in (self.seed, self.sample_button):
-            sample_row.addWidget(w)
-        form.addRow(sample_row)
-        form.addRow(self.arrows)
+        form.addRow(_row((self.seed, 0), (self.sample_button, 0)))
+        form.addRow(_row((self.label_choice, 0), (self.guidance, 0)))
+        form.addRow(_row((self.interval_lo, 0), (self.interval_hi, 0)))
+        form.addRow(self.reflow_button)
+        form.addRow(QLabel("<b>Memorisation</b>: train on N points"))
+        form.addRow(_row((self.memo_size, 1), (self.memo_label, 0)))
+        form.addRow(self.memo_button)
+        form.addRow(_row((self.arrows, 0), (self.field_choice, 0)))
         form.addRow(self.vs_exact)
         form.addRow(self.export_button)
         left = QWidget()
@@ -227,10 +278,35 @@ class PlaygroundPanel(QWidget):
         for item in (self.field, self.heads, self.exact_field, self.points, self.paths):
             self.plane.addItem(item)
         self.plane.scene().sigMouseClicked.connect(self._clicked)
+        self.copies = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(255, 127, 14, 150), pxMode=True)
+        self.training_points = pg.ScatterPlotItem(size=7, symbol="x", pen=pg.mkPen(0, 0, 0), brush=None)
+        for item in (self.copies, self.training_points):
+            self.plane.addItem(item)
+        # Beside the plane: the tilted density for guidance, or the memorisation curve.
+        self.side = pg.PlotWidget()
+        self.side.setMouseEnabled(False, False)
+        self.side.hideButtons()
+        self.side.setMinimumWidth(300)
+        self.density = pg.ImageItem()
+        self.density.setLookupTable(pg.colormap.get("viridis").getLookupTable(nPts=256))
+        self.side.addItem(self.density)
+        self.side_legend = self.side.addLegend(offset=(-10, 10))
+        self.memo_curves = [
+            self.side.plot(pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=6, symbolBrush=colour, name=name)
+            for colour, name in (
+                ((31, 119, 180), "sample → its training set"),
+                ((44, 160, 44), "sample → fresh data"),
+                ((255, 127, 14), "model A ↔ model B"),
+            )
+        ]
+        self.side.hide()
         right = QVBoxLayout()
         self.plane_title = QLabel()
         right.addWidget(self.plane_title)
-        right.addWidget(self.plane, 1)
+        planes = QHBoxLayout()
+        planes.addWidget(self.plane, 2)
+        planes.addWidget(self.side, 1)
+        right.addLayout(planes, 1)
         right.addLayout(self.player.bar())
 
         layout = QHBoxLayout(self)
@@ -243,6 +319,13 @@ class PlaygroundPanel(QWidget):
         self.exact.toggled.connect(self._exact_toggled)
         self.arrows.toggled.connect(lambda _on: self._redraw())
         self.vs_exact.toggled.connect(lambda _on: self._redraw())
+        self.field_choice.currentIndexChanged.connect(lambda _i: self._redraw())
+        self.memo_size.valueChanged.connect(self._memo_size_changed)
+        self.conditional.toggled.connect(lambda _on: self._exact_toggled(self.exact.isChecked()))
+        self.label_choice.valueChanged.connect(lambda _v: self._guidance_changed())
+        self.guidance.valueChanged.connect(lambda _v: self._guidance_changed())
+        self.prediction.currentIndexChanged.connect(lambda _i: self.model is None and self.show_forward())
+        self._memo_size_changed()
         state.image_changed.connect(lambda: self.data_choice.currentData() == "image" and self.set_data())
         self._sampler_changed()
         self.set_data()
@@ -273,6 +356,12 @@ class PlaygroundPanel(QWidget):
         self._job += 1
         self.model = None
         self.frames = None
+        self.run_fn = None
+        self.memo_points = []
+        self.train_progress.setValue(0)  # #21: the bar said 100 % for a model of the old data
+        self.copies.setData([], [])
+        self.training_points.setData([], [])
+        self._draw_side()
         self.exact.setEnabled(key == "mixture")
         self.vs_exact.setEnabled(key == "mixture")
         if key != "mixture":
@@ -304,9 +393,11 @@ class PlaygroundPanel(QWidget):
     def _exact_toggled(self, on: bool) -> None:
         if on:
             self.model, self.model_prediction = toy2d.default_mixture().eps_model(self.schedule), "eps"
+            self.model_data = "mixture"
             self.status.setText("The exact score of the mixture is the model: press Sample.")
-        else:
+        elif self.model is not None and not isinstance(self.model, toy2d.ToyMLP):
             self.model = None
+        self._draw_side()
         self._redraw()
 
     def train(self) -> int | None:
@@ -321,6 +412,17 @@ class PlaygroundPanel(QWidget):
             self.message.emit("There are no points to train on.")
             return None
         prediction = self.prediction.currentData()
+        key = self.data_choice.currentData()
+        labels = None
+        if self.conditional.isChecked():
+            if key not in toy2d.NUM_CLASSES:
+                self.message.emit(
+                    f"{DATA_NAMES.get(key, key)} has no classes to guide towards; "
+                    f"take {', '.join(DATA_NAMES[k] for k in toy2d.NUM_CLASSES)}"
+                )
+                return None
+            data, labels = toy2d.make_labelled_dataset(key, N_POINTS, torch.Generator().manual_seed(0))
+        num_classes = 0 if labels is None else toy2d.NUM_CLASSES[key]
         schedule, settings, seed = self.schedule, self.settings, self.seed.value()
         self.losses = losses = []  # this job's own list: a cancelled job cannot write into the next one's
         self.train_progress.setRange(0, settings.steps)
@@ -346,9 +448,10 @@ class PlaygroundPanel(QWidget):
                     settings.lr,
                     gen,
                     progress,
-                    model=settings.make_model(prediction, gen),
+                    model=settings.make_model(prediction, gen, num_classes),
+                    labels=labels,
                 )
-            return model, prediction
+            return model, prediction, key
 
         with QSignalBlocker(self.exact):
             self.exact.setChecked(False)
@@ -361,11 +464,20 @@ class PlaygroundPanel(QWidget):
         if self.model is None:
             self.message.emit("Train a model first (or use the mixture's exact score).")
             return None
-        model, schedule, prediction = self.model, self.schedule, self.model_prediction
+        schedule, prediction = self.schedule, self.model_prediction
         sampler, steps, seed = self.sampler.currentData(), self.steps.value(), self.seed.value()
         step_size, per_level = self.step_size.value(), self.per_level.value()
-        total = (steps * per_level + 1) if sampler == "langevin" else min(steps, schedule.T) + 1
+        try:
+            toy2d.check_sampler_fits(sampler, prediction)
+            model = self._guided_fn("guided")
+        except DiffusionVizError as exc:
+            self.message.emit(str(exc))
+            return None
+        flow = sampler in toy2d.FLOW_SAMPLERS
+        total = (steps * per_level + 2) if sampler == "langevin" else (steps if flow else min(steps, schedule.T)) + 1
         items = Items(total)
+        check_identity = sampler == "ddim" and self.guidance.value() == 0 and not self.conditional_model()
+        identity: list[float] = []
 
         def job(handle):
             gen = torch.Generator().manual_seed(seed)
@@ -386,21 +498,196 @@ class PlaygroundPanel(QWidget):
                     items.append(frame)
                     if handle.cancelled:
                         return None
-            return True
+                if check_identity:  # Gao et al. 2024: the same run as flow-matching Euler, on 500 particles
+                    start = torch.from_numpy(np.array(items[0].points[:500]))
+                    identity.append(toy2d.ddim_as_flow_euler(model, schedule, start, steps, prediction)[2])
+            return identity or True
 
         self.frames = items
         self.run_sampler = sampler  # what the frames were made with, whatever the menu says later
+        self.run_fn, self.run_prediction = model, prediction
         self._job_kind = "sample"
         self._job = self.trainer.submit(job)
         self.player.start(items, lambda: self.trainer.busy)
         self.status.setText(f"sampling with {self.sampler.currentText()}…")
         return self._job
 
+    def conditional_model(self) -> bool:
+        """True when the model knows the classes: a conditional MLP, or the exact mixture with 'conditional'."""
+        if isinstance(self.model, toy2d.ToyMLP):
+            return self.model.num_classes > 0
+        return self.model is not None and self.conditional.isChecked()
+
+    def _guided_fn(self, kind: str):
+        """The model to sample or draw: guided, conditional (w = 0) or unconditional; one line if it cannot be."""
+        w = self.guidance.value() if kind == "guided" else 0.0
+        if not self.conditional_model():
+            if w > 0:
+                raise DiffusionVizError(
+                    "Guidance needs a conditional model: tick 'conditional on the class' and train "
+                    "(or use the mixture's exact score)."
+                )
+            return self.model
+        label = self.label_choice.value()
+        toy2d.check_class(self.model_data, label)
+        interval = (self.interval_lo.value(), self.interval_hi.value())
+        if not isinstance(self.model, toy2d.ToyMLP):  # the mixture's exact scores
+            mixture = toy2d.default_mixture()
+            if kind == "unconditional":
+                return mixture.eps_model(self.schedule)
+            guided, plain = mixture.eps_model(self.schedule, label, w), mixture.eps_model(self.schedule, label, 0.0)
+            T = self.schedule.T
+
+            def exact(x, t):
+                inside = interval[0] <= (float(t[0]) + 1) / T <= interval[1]
+                return (guided if inside else plain)(x, t)
+
+            return exact
+        if kind == "unconditional":
+            model = self.model
+            return lambda x, t: model(x, t)  # no label: the dropped-label class
+        horizon = None if self.model.flow else self.schedule.T
+        return toy2d.guided_model(self.model, label, w, interval, horizon)
+
+    def reflow(self) -> int | None:
+        """One round of rectified flow on the current flow-matching model (Liu et al. 2023)."""
+        if not (isinstance(self.model, toy2d.ToyMLP) and self.model.flow and self.model.num_classes == 0):
+            self.message.emit("Reflow needs a trained flow-matching model: Predicts → velocity, then Train.")
+            return None
+        model, settings, seed = self.model, self.settings, self.seed.value()
+        reference = self.data[torch.randperm(len(self.data), generator=torch.Generator().manual_seed(2))[:2000]]
+        self.train_progress.setRange(0, settings.steps)
+
+        def job(handle):
+            gen = torch.Generator().manual_seed(seed)
+            noise = torch.randn(2000, 2, generator=torch.Generator().manual_seed(seed + 1))
+            with one_thread():
+                before = toy2d.flow_report(model, noise, reference)
+                after_model = toy2d.reflow(
+                    model,
+                    n=N_POINTS,
+                    steps=settings.steps,
+                    generator=gen,
+                    progress=lambda s, t, _l: handle.report(s, t),
+                )
+                after = toy2d.flow_report(after_model, noise, reference)
+            summary = (
+                f"reflow: straightness (Liu et al., 0 = straight) {before['straightness']:.3f} → "
+                f"{after['straightness']:.3f}; 2-step Euler SW₂ to the data {before['sw_2']:.3f} → {after['sw_2']:.3f}."
+            )
+            return after_model, summary
+
+        self._job_kind = "reflow"
+        self._job = self.trainer.submit(job)
+        self.status.setText("reflow: sampling pairs, then training on them…")
+        return self._job
+
+    def _straightness_text(self) -> str:
+        frames = self.frames.snapshot()
+        paths = np.stack([f.points for f in frames], 1)
+        times = [f.t for f in frames]
+        each = toy2d.straightness(paths, times)
+        shown = " ".join(f"{v:.2f}" for v in each[:TRAJECTORIES])
+        return (
+            f"straightness S (Liu et al. 2023; 0 = straight): mean {each.mean():.3f}, the red paths {shown}; "
+            f"chord/arc {toy2d.chord_ratio(paths).mean():.3f}. {self.flow_summary}"
+        )
+
+    def _memo_size_changed(self) -> None:
+        self.memo_label.setText(f"N = {MEMO_SIZES[self.memo_size.value()]}")
+
+    def memorise(self) -> int | None:
+        """Train two models on disjoint sets of N points and add their distances to the curve."""
+        n = MEMO_SIZES[self.memo_size.value()]
+        key = self.data_choice.currentData()
+        if key in toy2d.DATASETS:
+            pool = toy2d.make_dataset(key, 3 * n, torch.Generator().manual_seed(n))
+        else:
+            pool = self.data[torch.randperm(len(self.data), generator=torch.Generator().manual_seed(n))]
+        if 3 * n > len(pool):
+            self.message.emit(
+                f"N = {n} is more than the data holds: two disjoint sets of N and a fresh draw need {3 * n} points, "
+                f"there are {len(pool)}."
+            )
+            return None
+        settings, seed = self.settings, self.seed.value()
+        self.train_progress.setRange(0, 2 * settings.steps)
+
+        def job(handle):
+            with one_thread():
+                return toy2d.memorisation_point(pool, n, settings, seed, progress=lambda s, t, _l: handle.report(s, t))
+
+        self._job_kind = "memorise"
+        self._job = self.trainer.submit(job)
+        self.status.setText(f"memorisation: training two models on {n} points each…")
+        return self._job
+
+    def _show_memorisation(self, point) -> None:
+        self.memo_points = [p for p in self.memo_points if p.n != point.n] + [point]
+        self.memo_points.sort(key=lambda p: p.n)
+        self.frames = None
+        self.points.setData(point.samples_a[:, 0], point.samples_a[:, 1])
+        self.copies.setData(point.samples_b[:, 0], point.samples_b[:, 1])
+        self.training_points.setData(point.training_a[:, 0], point.training_a[:, 1])
+        self.paths.setData([], [])
+        self._draw_field(None)
+        self.plane_title.setText(
+            f"N = {point.n}: model A's samples (blue), model B's from the same noise (orange), A's training points (×)"
+        )
+        where = toy2d.crossing(self.memo_points)
+        cross = "" if where is None else f" The models agree more than they copy from N ≈ {where:.0f}."
+        self.status.setText(
+            f"N = {point.n}: median distance to its training set {point.to_training:.3f}, to fresh data "
+            f"{point.to_fresh:.3f}, between the two models {point.between_models:.3f}.{cross}"
+        )
+        self._draw_side()
+
+    def _draw_side(self) -> None:
+        """The tilted density beside a guided run of the mixture, or the memorisation curve, or nothing."""
+        for curve in self.memo_curves:
+            curve.setData([], [])
+        self.density.clear()
+        if self.memo_points and self._job_kind == "memorise":
+            n = np.log10([p.n for p in self.memo_points])
+            for curve, values in zip(
+                self.memo_curves,
+                (
+                    [p.to_training for p in self.memo_points],
+                    [p.to_fresh for p in self.memo_points],
+                    [p.between_models for p in self.memo_points],
+                ),
+                strict=True,
+            ):
+                curve.setData(n, np.log10(np.maximum(values, 1e-4)))
+            self.side.setTitle("median distance (log₁₀) against log₁₀ N", size="9pt")
+            self.side.setAspectLocked(False)
+            self.side.enableAutoRange()
+            self.side_legend.show()
+            self.side.show()
+            return
+        if self.data_choice.currentData() == "mixture" and self.conditional_model():
+            label, w = self.label_choice.value(), self.guidance.value()
+            if self.tilted_key != (label, w):
+                grid = toy2d.tilted_density_grid(toy2d.default_mixture(), label, w, -VIEW, VIEW, 200)
+                self._tilted = (grid / grid.max()).sqrt().numpy() * 255  # √ shows the tails
+                self.tilted_key = (label, w)
+            self.density.setImage(self._tilted, levels=(0, 255), autoLevels=False)
+            self.density.setRect(-VIEW, -VIEW, 2 * VIEW, 2 * VIEW)  # after setImage: the rect scales by its size
+            self.side.setTitle(f"p(x | c) p(c | x)^w for c = {label}, w = {w:g}: the tilted density", size="9pt")
+            self.side.setAspectLocked(True)
+            self.side.setXRange(-VIEW, VIEW)
+            self.side.setYRange(-VIEW, VIEW)
+            self.side_legend.hide()
+            self.side.show()
+            return
+        self.side.hide()
+
     def _sampler_changed(self) -> None:
         langevin = self.sampler.currentData() == "langevin"
         self.step_size.setEnabled(langevin)
         self.per_level.setEnabled(langevin)
-        self.steps.setValue(20 if langevin else self.schedule.T)
+        flow = self.sampler.currentData() in toy2d.FLOW_SAMPLERS
+        self.steps.setValue(20 if langevin else 50 if flow else self.schedule.T)
 
     # -- worker -------------------------------------------------------------------------------------
 
@@ -417,12 +704,28 @@ class PlaygroundPanel(QWidget):
         if job_id != self._job or result is None:
             return
         if self._job_kind == "train":
-            self.model, self.model_prediction = result
+            self.model, self.model_prediction, self.model_data = result
             self.train_progress.setValue(self.train_progress.maximum())
             self.status.setText("trained: the arrows are its score field. Press Sample.")
             self._redraw()
+        elif self._job_kind == "reflow":
+            self.model, self.flow_summary = result
+            self.train_progress.setValue(self.train_progress.maximum())
+            self.status.setText(self.flow_summary + " Press Sample to see the straighter paths.")
+            self._redraw()
+        elif self._job_kind == "memorise":
+            self._show_memorisation(result)
         else:
-            self.status.setText("sampled: play, step or scrub the particles; red lines are a few trajectories.")
+            text = "sampled: play, step or scrub the particles; red lines are a few trajectories."
+            if self.run_sampler in toy2d.FLOW_SAMPLERS:
+                text = self._straightness_text()
+            elif isinstance(result, list):
+                text = (
+                    "DDIM is flow-matching Euler under x ↦ x/(√ᾱ + √(1−ᾱ)), t ↦ s = √(1−ᾱ)/(√ᾱ + √(1−ᾱ)) "
+                    f"(Gao et al. 2024): the two runs of this model differ by at most {result[0]:.1e}."
+                )
+            self.status.setText(text)
+            self._draw_side()
 
     def _failed(self, job_id: int, message: str) -> None:
         if job_id == self._job:
@@ -446,17 +749,39 @@ class PlaygroundPanel(QWidget):
             self._draw_field(None)
             return
         index = index_from_paper_t(t)
+        self.copies.setData([], [])
+        self.training_points.setData([], [])
+        if self._flow_model():
+            s = t / self.schedule.T
+            x = (1 - s) * self.data + s * self._noise  # the straight path, Eq. (1) of Liu et al. 2023
+            self.plane_title.setText(f"x_s = (1 − s) x₀ + s ε at s = {s:.2f}: the flow-matching path")
+            self.points.setData(x[:, 0].numpy(), x[:, 1].numpy())
+            self.paths.setData([], [])
+            self._draw_field(max(s, 1.0 / self.schedule.T))
+            return
         x = self.data if index < 0 else q_sample(self.schedule, self.data, index, self._noise)
         self.points.setData(x[:, 0].numpy(), x[:, 1].numpy())
         self.paths.setData([], [])
         self.plane_title.setText(f"q(x_t | x_0) at t = {t}: the data diffused")
         self._draw_field(max(index, 0))
 
+    def _flow_model(self) -> bool:
+        """True for a flow-matching model, or, before training, when velocity is chosen."""
+        if self.model is None:
+            return self.prediction.currentData() == toy2d.VELOCITY
+        return isinstance(self.model, toy2d.ToyMLP) and self.model.flow
+
+    def _guidance_changed(self) -> None:
+        if self._job_kind != "memorise":
+            self._draw_side()
+        self._redraw()
+
     def _show_frame(self, frame, index: int) -> None:
         self.points.setData(frame.points[:, 0], frame.points[:, 1])
         # The ODE's paths are smooth and drawn whole; the SDE's and Langevin's are random walks that would
         # fill the plane, so only their recent stretch is drawn.
-        first = 0 if self.run_sampler == "ddim" else max(0, index - TAIL)
+        smooth = self.run_sampler == "ddim" or self.run_sampler in toy2d.FLOW_SAMPLERS
+        first = 0 if smooth else max(0, index - TAIL)
         upto = [self.frames[i].points[:TRAJECTORIES] for i in range(first, index + 1)]
         if len(upto) > 1:
             stack = np.stack(upto, 1)  # [particles, time, 2]
@@ -465,10 +790,13 @@ class PlaygroundPanel(QWidget):
             self.paths.setData(xs, ys, connect="finite")
         else:
             self.paths.setData([], [])
-        level = f", Langevin level {frame.level}/{frame.levels}" if frame.levels else ""
         names = {key: name for name, key in SAMPLERS.items()}
-        self.plane_title.setText(f"{names[self.run_sampler]}: t = {frame.t}{level}")
-        self._draw_field(index_from_paper_t(frame.t) if frame.t > 0 else 0)
+        caption = frame.label.replace("   level", ", Langevin level")
+        self.plane_title.setText(f"{names[self.run_sampler]}: {caption}")
+        if frame.flow:
+            self._draw_field(max(float(frame.t), 1.0 / self.schedule.T))
+        else:
+            self._draw_field(index_from_paper_t(frame.t) if frame.t > 0 else 0)
 
     def _draw_field(self, index: int | None) -> None:
         self._draw_exact(index)
@@ -476,8 +804,12 @@ class PlaygroundPanel(QWidget):
             self.field.setData([], [])
             self.heads.setData([], [])
             return
-        grid, score = toy2d.field_on_grid(self.model, self.schedule, index, self.model_prediction, -VIEW, VIEW, GRID)
-        segments, heads = arrows(grid, score)
+        try:
+            model = self._guided_fn(self.field_choice.currentData())
+        except DiffusionVizError:
+            model = self.model
+        grid, score = toy2d.field_on_grid(model, self.schedule, index, self.model_prediction, -VIEW, VIEW, GRID)
+        segments, heads = arrow_segments(grid, score)
         self.field.setData(segments[:, 0], segments[:, 1])
         self.heads.setData(heads[:, 0], heads[:, 1])
 
@@ -486,6 +818,7 @@ class PlaygroundPanel(QWidget):
         show = (
             index is not None
             and self.model is not None
+            and not self._flow_model()
             and not self.exact.isChecked()
             and self.vs_exact.isChecked()
             and self.data_choice.currentData() == "mixture"
@@ -498,15 +831,30 @@ class PlaygroundPanel(QWidget):
         error = toy2d.score_error_on_grid(self.model, mixture, self.schedule, index, self.model_prediction, -VIEW, VIEW)
         self.error_map.setImage(np.clip(error, 0, 1) * 255, levels=(0, 255), autoLevels=False)
         grid, _ = toy2d.field_on_grid(self.model, self.schedule, index, self.model_prediction, -VIEW, VIEW, GRID)
-        segments, _ = arrows(grid, mixture.score(torch.from_numpy(grid), index, self.schedule).numpy())
+        segments, _ = arrow_segments(grid, mixture.score(torch.from_numpy(grid), index, self.schedule).numpy())
         self.exact_field.setData(segments[:, 0], segments[:, 1])
         self.status.setText(f"learned vs exact at this t: median relative error {np.median(error):.2f}")
 
     def export_frames(self) -> list[np.ndarray]:
         if self.frames is None or not len(self.frames):
             raise DiffusionVizError("There is no reverse run to export yet: Train, then Sample.")
-        tail = None if self.run_sampler == "ddim" else TAIL
-        return toy2d.render_points_gif_frames(self.frames.snapshot(), trajectories=TRAJECTORIES, tail=tail)
+        smooth = self.run_sampler == "ddim" or self.run_sampler in toy2d.FLOW_SAMPLERS
+        fn, prediction, schedule = self.run_fn, self.run_prediction, self.schedule
+
+        def field(frame):  # #21: the GIF shows the arrows the screen showed
+            t = max(float(frame.t), 1.0 / schedule.T) if frame.flow else max(int(frame.t) - 1, 0)
+            return toy2d.field_on_grid(fn, schedule, t, prediction, -VIEW, VIEW, GRID)
+
+        names = {key: name for name, key in SAMPLERS.items()}
+        return toy2d.render_points_gif_frames(
+            self.frames.snapshot(),
+            trajectories=TRAJECTORIES,
+            tail=None if smooth else TAIL,
+            field=field if fn is not None else None,
+            lo=-VIEW,
+            hi=VIEW,
+            title=names[self.run_sampler].split(" (")[0],
+        )
 
     def shutdown(self) -> None:
         self.player.stop()

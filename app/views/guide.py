@@ -81,6 +81,22 @@ probability-flow ODE: smooth paths, the same end for the same start. <b>Annealed
 2019) walks x ← x + (α/2) s<sub>θ</sub> + √α z at a ladder of noise levels.</li>
 <li>For the Gaussian mixture the exact score is known: use it as the model, or draw it (orange) over the learned
 one with a map of their relative error.</li>
+<li><b>Flow matching</b> (Predicts → velocity; Lipman et al. 2023, Liu et al. 2023): the path is the straight line
+x<sub>s</sub> = (1 − s) x<sub>0</sub> + s ε and the network learns its velocity ε − x<sub>0</sub>; Euler or Heun integrate
+dx/ds = v̂ from s = 1 to 0. The straightness S = ∫ ‖(X<sub>1</sub> − X<sub>0</sub>) − Ẋ<sub>s</sub>‖² ds is 0 for a straight
+path. <b>Reflow</b> trains again on the model's own (noise, sample) pairs: the paths straighten, so two Euler steps
+come closer to the data. DDIM is the same sampler: x<sub>t</sub>/(√ᾱ<sub>t</sub> + √(1−ᾱ<sub>t</sub>)) lies on the straight
+path at s = √(1−ᾱ<sub>t</sub>)/(√ᾱ<sub>t</sub> + √(1−ᾱ<sub>t</sub>)), and a DDIM step is an Euler step there (Gao et al. 2024);
+after a DDIM run the status line gives the largest gap between the two runs.</li>
+<li><b>Classifier-free guidance</b> (Ho &amp; Salimans 2021): tick <i>conditional</i>, and the MLP learns ε(x, c) with
+the label dropped 20 % of the time, so it also learns ε(x). Sampling uses (1 + w) ε(x, c) − w ε(x), only for t/T
+inside the interval if you narrow it (Kynkäänniemi et al. 2024). For the mixture the panel beside the plane
+draws p(x | c) p(c | x)<sup>w</sup>, the density guidance is often said to sample: compare it with the samples. They
+differ, even with the exact score, because the guided score at t &gt; 0 is not the score of that density
+diffused (Chidambaram et al. 2024; Bradley &amp; Nakkiran 2024).</li>
+<li><b>Memorisation</b> (Kadkhodaie et al. 2024): train two models on disjoint sets of N points and sample both
+from the same noise. At small N each copies its own points (the crosses); at large N both draw the same new
+points. The curve beside the plane plots the distances against N.</li>
 </ul>
 
 <h3>What has it learned? — the network beside three closed forms</h3>

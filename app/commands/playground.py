@@ -1,0 +1,194 @@
+"""``diffusion-viz playground``: the 2-D playground without a window (#12, #24).
+
+Train on points and write the run as a GIF; ``--objective fm`` trains flow matching (``--reflow`` adds one
+rectified-flow round), ``--guidance W`` trains a conditional model and samples one class with classifier-free
+guidance, ``--memorisation`` writes the copying-against-generalising curve by the number of points as a CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from core.errors import DiffusionVizError
+
+OBJECTIVES = ("diffusion", "fm")
+
+
+def add_parser(sub) -> None:
+    from core import toy2d
+
+    p = sub.add_parser(
+        "playground", help="the 2-D playground: train on points, sample, write a GIF, print how close the samples came"
+    )
+    p.add_argument("--data", default="moons", help=f"{', '.join(toy2d.DATASETS)}, or an image")
+    p.add_argument(
+        "--sampler",
+        choices=toy2d.TOY_SAMPLERS,
+        default=None,
+        help="ddpm, ddim, langevin for diffusion; euler, heun for --objective fm (default: ddpm, or euler)",
+    )
+    p.add_argument("--steps", type=int, default=None, help="model steps (DDPM, DDIM, Euler, Heun) or noise levels")
+    p.add_argument("--prediction", choices=("eps", "x0", "v"), default="eps", help="what a diffusion model predicts")
+    p.add_argument(
+        "--objective",
+        choices=OBJECTIVES,
+        default="diffusion",
+        help="diffusion (the simple loss) or fm: flow matching, the velocity of x_s = (1 − s) x_0 + s ε",
+    )
+    p.add_argument("--reflow", action="store_true", help="fm: one reflow round; prints straightness before → after")
+    p.add_argument("--guidance", type=float, default=None, metavar="W", help="classifier-free guidance weight (0…10)")
+    p.add_argument("--label", type=int, default=0, help="--guidance: the class to sample (default 0)")
+    p.add_argument(
+        "--interval", default="0,1", help="--guidance: apply it only for t/T (or s) in A,B (Kynkäänniemi et al. 2024)"
+    )
+    p.add_argument(
+        "--memorisation",
+        action="store_true",
+        help="train two models on disjoint N points for each N of --sizes; --out is a CSV",
+    )
+    p.add_argument("--sizes", default=",".join(map(str, toy2d.DEFAULT_SIZES)), help="--memorisation: the Ns")
+    p.add_argument("--step-size", type=float, default=None, help="Langevin step size (default: the schedule's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="the GIF to write (a CSV with --memorisation)")
+
+
+def run(args) -> int:
+    import torch
+
+    from core import toy2d
+    from core.imaging.export import check_target
+
+    if args.steps is not None and args.steps < 1:
+        raise DiffusionVizError(f"--steps: must be at least 1, got {args.steps}")
+    out = check_target(args.out)
+    torch.set_num_threads(1)  # the MLP is too small to gain from a second thread, which made steps erratic
+    if args.memorisation:
+        return _memorisation(args, out)
+    data, name = None, args.data
+    if args.data not in toy2d.DATASETS:
+        if not Path(args.data).exists():
+            raise DiffusionVizError(
+                f"--data: {args.data!r} is neither a data set ({', '.join(toy2d.DATASETS)}) nor an image"
+            )
+        if args.guidance is not None:
+            raise DiffusionVizError(f"--guidance needs labelled data ({', '.join(toy2d.NUM_CLASSES)}), not an image")
+        from core.imaging.images import load_image
+
+        data = toy2d.points_from_image(load_image(args.data), 2000, torch.Generator().manual_seed(args.seed))
+        name = Path(args.data).name
+    flow = args.objective == "fm"
+    sampler = args.sampler or ("euler" if flow else "ddpm")
+    prediction = toy2d.VELOCITY if flow else args.prediction
+    toy2d.check_sampler_fits(sampler, prediction)
+    if args.guidance is not None:
+        if not 0 <= args.guidance <= 10:
+            raise DiffusionVizError(f"--guidance: the weight must be in 0…10, got {args.guidance:g}")
+        toy2d.check_class(args.data, args.label)
+    if args.reflow and not flow:
+        raise DiffusionVizError("--reflow straightens a flow: add --objective fm")
+    interval = _interval(args.interval)
+    what = "flow matching" if flow else f"diffusion ({prediction})"
+    guided = "" if args.guidance is None else f", class {args.label} guided with w = {args.guidance:g}"
+    print(f"training on {name} ({toy2d.DEFAULT_TRAIN.steps} steps, {what}{guided}), then {sampler} …", flush=True)
+    result = toy2d.playground_run(
+        args.data if data is None else "image",
+        sampler,
+        args.steps,
+        args.seed,
+        prediction=prediction,
+        data=data,
+        step_size=args.step_size,
+        guidance=args.guidance,
+        label=args.label,
+        interval=interval,
+    )
+    tail = None if sampler in ("ddim", *toy2d.FLOW_SAMPLERS) else 25
+    title = f"{name}, {sampler}" + ("" if args.guidance is None else f", w = {args.guidance:g}")
+    _write_gif(toy2d.render_points_gif_frames(result.frames, tail=tail, field=result.field, title=title), out)
+    print(
+        f"sliced Wasserstein distance, samples to data: {result.distance:.4f}; "
+        f"two independent draws of the data: {result.data_distance:.4f}; wrote {out}"
+    )
+    if flow:
+        _flow_summary(result, args)
+    return 0
+
+
+def _interval(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise DiffusionVizError(f"--interval: expected A,B such as 0.2,0.8, got {text!r}") from None
+    if not 0 <= lo <= hi <= 1:
+        raise DiffusionVizError(f"--interval: need 0 ≤ A ≤ B ≤ 1, got {lo:g},{hi:g}")
+    return lo, hi
+
+
+def _write_gif(pictures, out: Path) -> None:
+    from core.imaging.export import write_gif
+
+    write_gif(pictures + [pictures[-1]] * 30, out, 20)  # 1.5 s on the result before the loop restarts
+
+
+def _flow_summary(result, args) -> None:
+    import torch
+
+    from core import toy2d
+
+    gen = torch.Generator().manual_seed(args.seed + 1)
+    noise = torch.randn(2000, 2, generator=gen)
+    reference = (
+        result.frames[-1].points if args.data not in toy2d.DATASETS else toy2d.make_dataset(args.data, 2000, gen)
+    )
+    before = toy2d.flow_report(result.model, noise, reference)
+    line = (
+        f"straightness (Liu et al. 2023, 0 = straight) {before['straightness']:.4f}, chord/arc "
+        f"{before['chord_ratio']:.4f}; SW₂ at 2 Euler steps {before['sw_2']:.4f}, at 50 {before['sw_50']:.4f}"
+    )
+    print(line)
+    if args.reflow:
+        print("reflow: training on the model's own (noise, sample) pairs …", flush=True)
+        after = toy2d.flow_report(toy2d.reflow(result.model, generator=gen), noise, reference)
+        print(
+            f"after one reflow: straightness {before['straightness']:.4f} → {after['straightness']:.4f}, "
+            f"chord/arc {before['chord_ratio']:.4f} → {after['chord_ratio']:.4f}, "
+            f"SW₂ at 2 steps {before['sw_2']:.4f} → {after['sw_2']:.4f}"
+        )
+
+
+def _memorisation(args, out: Path) -> int:
+    import torch
+
+    from core import toy2d
+
+    try:
+        sizes = sorted({int(v) for v in args.sizes.split(",")})
+    except ValueError:
+        raise DiffusionVizError(f"--sizes: expected N,N,… such as 4,64,1024, got {args.sizes!r}") from None
+    if sizes[0] < 1 or sizes[-1] > 5000:
+        raise DiffusionVizError(f"--sizes: each N must be in 4…5000, got {args.sizes}")
+    if args.data not in toy2d.DATASETS:
+        raise DiffusionVizError(f"--memorisation takes a named data set ({', '.join(toy2d.DATASETS)})")
+    pool = toy2d.make_dataset(args.data, 3 * sizes[-1], torch.Generator().manual_seed(args.seed))
+    points = []
+    with open(out, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["n", "nn_to_training", "nn_to_fresh", "between_models"])
+        for n in sizes:
+            print(f"N = {n}: two models on disjoint halves …", flush=True)
+            point = toy2d.memorisation_point(
+                pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(n))], n, seed=args.seed
+            )
+            points.append(point)
+            writer.writerow([n, f"{point.to_training:.5f}", f"{point.to_fresh:.5f}", f"{point.between_models:.5f}"])
+            handle.flush()
+            print(
+                f"  median distances: to its training set {point.to_training:.4f}, to fresh data "
+                f"{point.to_fresh:.4f}, between the two models {point.between_models:.4f}",
+                flush=True,
+            )
+    where = toy2d.crossing(points)
+    cross = "the curves do not cross" if where is None else f"the models agree more than they copy from N ≈ {where:.0f}"
+    print(f"{cross}; wrote {out}")
+    return 0
