@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QProgressBar,
     QSpinBox,
     QSplitter,
@@ -35,7 +36,7 @@ from app.views.plots import SchedulePlots
 from app.views.qimage import qimage_to_array
 from app.views.runplots import RunPlots
 from app.workers.inference import Worker
-from assets import SAMPLE_IMAGE
+from assets import PHOTOS, SAMPLE_IMAGE
 from core import __version__
 from core.device import describe_device
 from core.diffusion.schedules import SCHEDULE_NAMES, NoiseSchedule
@@ -43,7 +44,9 @@ from core.diffusion.vlb import bound_per_t
 from core.errors import DiffusionVizError
 from core.imaging.export import write_gif, write_pngs
 from core.imaging.images import load_image
+from core.models.catalogue import bundled_choices, count_pictures
 from core.models.checkpoint import BUNDLED_MODEL, LoadedModel, load_model
+from core.models.domain import domain_line
 from core.runs import views
 from core.runs.chain import model_x0
 from core.runs.pictures import forward_pictures, reverse_pictures
@@ -192,8 +195,23 @@ class MainWindow(QMainWindow):
         file.addSeparator()
         self._action(file, "Open &model…", self.choose_model, "Ctrl+M")
         self._action(file, "Open image folder as &ideal model…", self.choose_ideal_folder)
+        self.sample_photos_menu = file.addMenu("Open sample &photo")
+        for photo in sorted(PHOTOS.glob("*.jpg")):
+            self.sample_photos_menu.addAction(photo.stem).triggered.connect(
+                lambda _checked=False, p=photo: self.open_image(p)
+            )
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.model_menu = self.menuBar().addMenu("&Model")
+        for choice in bundled_choices():
+            action = self._action(
+                self.model_menu, choice.label, lambda _c=False, c=choice: self.open_model_in_background(c.spec)
+            )
+            action.setToolTip(choice.about)
+            action.setStatusTip(choice.about)
+        self.model_menu.addSeparator()
+        self._action(self.model_menu, "&Open model folder…", self.choose_model)
+        self._action(self.model_menu, "Image folder as its &Gaussian model…", self.choose_gaussian_folder)
         export = self.menuBar().addMenu("&Export")
         self._action(export, "Reverse run as &GIF…", lambda: self.export_dialog(reverse=True, pngs=False), "Ctrl+E")
         self._action(export, "Reverse run as PNG frames…", lambda: self.export_dialog(reverse=True, pngs=True))
@@ -433,10 +451,39 @@ class MainWindow(QMainWindow):
         if folder:
             self.open_ideal_folder(folder)
 
+    def choose_gaussian_folder(self) -> None:
+        start = self.settings.value("last_image_dir", str(Path.home()))
+        folder = QFileDialog.getExistingDirectory(self, "Folder of images for the Gaussian model", start)
+        if folder:
+            self.open_model_in_background(f"gaussian:{folder}")
+
+    def _offer_picture_folder(self, folder: str, count: int) -> None:
+        """A folder of pictures opened as a model: ask whether to make its ideal or its Gaussian model."""
+        box = QMessageBox(self)
+        box.setWindowTitle("A folder of pictures")
+        box.setText(f"{Path(folder).name} holds {count} pictures, not a trained model.")
+        box.setInformativeText(
+            "The ideal denoiser of these pictures (it lands on one of them) or their Gaussian model "
+            "(a Wiener filter of their spectrum) can stand in for one."
+        )
+        ideal = box.addButton("Ideal denoiser", QMessageBox.ButtonRole.AcceptRole)
+        gaussian = box.addButton("Gaussian model", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        if box.clickedButton() is ideal:
+            self.open_model_in_background(f"ideal:{folder}")
+        elif box.clickedButton() is gaussian:
+            self.open_model_in_background(f"gaussian:{folder}")
+
     def choose_model(self) -> None:
         start = self.settings.value("last_model_dir", str(Path.home()))
         folder = QFileDialog.getExistingDirectory(self, "Open model folder", start)
-        if folder:
+        if not folder:
+            return
+        pictures = count_pictures(folder) if not (Path(folder) / "config.json").is_file() else 0
+        if pictures and not (Path(folder) / "model_index.json").is_file():
+            self._offer_picture_folder(folder, pictures)
+        else:
             self.open_model_in_background(folder)
 
     # -- the bound per t ---------------------------------------------------------------------------
@@ -454,6 +501,7 @@ class MainWindow(QMainWindow):
             return None
         self.run_plots.T = model.schedule.T
         self.run_plots.bound_pending("L_t: computing…")
+        self.reverse.set_domain(None)
 
         def job(handle):
             return bound_per_t(model, x0, progress=handle.report)
@@ -469,6 +517,8 @@ class MainWindow(QMainWindow):
         if job_id == self._bound_job and result is not None:
             terms, prior = result
             self.run_plots.show_bound(terms, prior)
+            others = {c.label: c.domain for c in bundled_choices() if c.domain}
+            self.reverse.set_domain(domain_line(self.model, float(terms.sum() + prior), others))
 
     def _bound_failed(self, job_id: int, message: str) -> None:
         if job_id == self._bound_job:

@@ -30,6 +30,7 @@ from app.workers.inference import Worker
 from core.diffusion.samplers import SamplerConfig
 from core.diffusion.schedules import paper_t_from_index
 from core.imaging.scaling import tensor_to_images
+from core.models.sizes import default_run_size, is_fully_convolutional, run_sizes
 from core.runs import views
 from core.runs.chain import Frame
 from core.runs.session import RunSession
@@ -78,6 +79,11 @@ class ReversePanel(QWidget):
         self.model_label = QLabel("no model")
         self.model_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.open_model = QPushButton("Open model…")
+        self.size_box = QComboBox()
+        self.size_box.setToolTip(
+            "The side of x_t in pixels. A fully convolutional model (no attention) runs at any size its\n"
+            "down-sampling divides; others only at the size they were trained at."
+        )
         self.sampler = QComboBox()
         self.sampler.addItem("DDPM (ancestral)", "ddpm")
         self.sampler.addItem("DDIM", "ddim")
@@ -140,7 +146,8 @@ class ReversePanel(QWidget):
 
         form = QGridLayout()
         form.addWidget(QLabel("Model"), 0, 0)
-        form.addWidget(self.model_label, 0, 1, 1, 4)
+        form.addWidget(self.model_label, 0, 1, 1, 3)
+        form.addWidget(self.size_box, 0, 4)
         form.addWidget(self.open_model, 0, 5)
         form.addWidget(self.sampler, 1, 0, 1, 2)
         form.addWidget(self.variance, 1, 2)
@@ -165,8 +172,14 @@ class ReversePanel(QWidget):
         layout.addLayout(transport)
         layout.addWidget(self.status)
         layout.addWidget(self.note)
+        # "Does this model know your image?": one line when the image's bound is far above the model's held-out one.
+        self.domain = QLabel()
+        self.domain.setStyleSheet("color:#8a4b00;")
+        self.domain.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.domain.setFixedHeight(self.domain.fontMetrics().lineSpacing() + 2)
+        layout.addWidget(self.domain)
 
-        for combo in (self.sampler, self.variance, self.start_from):
+        for combo in (self.sampler, self.variance, self.start_from, self.size_box):
             combo.currentIndexChanged.connect(lambda _i: self._settings_changed())
         for spin in (self.steps, self.eta, self.seed):
             spin.valueChanged.connect(lambda _v: self._settings_changed())
@@ -193,11 +206,21 @@ class ReversePanel(QWidget):
             for key in views.VIEWS:
                 suffix = "  (the network's own output)" if key == native else ""
                 self.view.addItem(views.VIEW_NAMES[key] + suffix, key)
+        with QSignalBlocker(self.size_box):
+            self.size_box.clear()
+            if model is not None:
+                for side in run_sizes(model):
+                    own = "  (trained)" if side == model.image_size and len(run_sizes(model)) > 1 else ""
+                    self.size_box.addItem(f"{side} px{own}", side)
+                self.size_box.setCurrentIndex(max(0, self.size_box.findData(default_run_size(model))))
+            self.size_box.setEnabled(self.size_box.count() > 1)
+        self.set_domain(None)
         if model is None:
             self.model_label.setText("no model")
         else:
+            kind = "fully convolutional" if is_fully_convolutional(model) else f"{model.image_size}×{model.image_size}"
             self.model_label.setText(
-                f"{model.name}: {model.image_size}×{model.image_size}, predicts {model.prediction}, "
+                f"{model.name}: {kind}, predicts {model.prediction}, "
                 f"{model.schedule.name} schedule, T = {model.schedule.T}"
             )
             self.model_label.setToolTip(self.model_label.text())
@@ -241,7 +264,16 @@ class ReversePanel(QWidget):
             return None
         index = self.start_index()
         image = self.state.image if index is not None else None
-        return RunSpec(self.model, self.sampler_config(), image, index)
+        return RunSpec(self.model, self.sampler_config(), image, index, size=self.run_size())
+
+    def run_size(self) -> int | None:
+        """The side of x_t the size menu asks for (None: the model's own)."""
+        return self.size_box.currentData()
+
+    def set_domain(self, line: str | None) -> None:
+        """Show (or clear) the line that says the image lies far outside what the model was trained on."""
+        self.domain.setText(line or "")
+        self.domain.setToolTip(line or "")
 
     def _settings_changed(self, coalesce: bool = False) -> None:
         ddim = self.sampler.currentData() == "ddim"

@@ -16,6 +16,7 @@ class ModelChoice:
     label: str  # what the menu shows
     spec: str  # what load_model takes
     about: str  # one line: what it is, what it was trained on
+    domain: str = ""  # what a bundled network was trained on ("emoji", "photographs"); "" for closed forms
 
 
 def bundled_choices() -> list[ModelChoice]:
@@ -23,7 +24,9 @@ def bundled_choices() -> list[ModelChoice]:
     choices = []
     if (MODELS / "emoji32" / "config.json").is_file():
         choices.append(
-            ModelChoice("emoji32", str(MODELS / "emoji32"), "a 1.6 M-parameter UNet trained on Noto Color Emoji, 32 px")
+            ModelChoice(
+                "emoji32", str(MODELS / "emoji32"), "a 1.6 M-parameter UNet trained on Noto Color Emoji, 32 px", "emoji"
+            )
         )
     if (MODELS / "photo" / "config.json").is_file():
         choices.append(
@@ -31,6 +34,7 @@ def bundled_choices() -> list[ModelChoice]:
                 "photo",
                 str(MODELS / "photo"),
                 "a fully convolutional UNet trained on photographs; runs at 64, 128 (default) or 256 px",
+                "photographs",
             )
         )
     choices.append(
