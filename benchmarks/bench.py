@@ -839,6 +839,32 @@ def bench_vs_diffusers(quick, model):
         )
 
 
+def bench_photo(quick, model):
+    """One reverse step of the photo model at 128², batch 1, against emoji32's at 32², alternating rounds."""
+    from assets import MODELS
+    from core.models.checkpoint import load_model
+
+    photo = load_model(MODELS / "photo", device=model.device)
+    x_photo = torch.randn(1, 3, 128, 128, device=model.device)
+    x_emoji = torch.randn(1, 3, model.image_size, model.image_size, device=model.device)
+    t = torch.tensor([500], device=model.device)
+    ours, ref = [], []
+    with torch.inference_mode():
+        for _ in range(3 if quick else 7):
+            ours.append(median_time(lambda: photo(x_photo, t), 5))
+            ref.append(median_time(lambda: model(x_emoji, t), 5))
+    ratio = statistics.median([a / b for a, b in zip(ours, ref, strict=True)])
+    row(
+        "16. photo model step at 128² (batch 1) vs emoji32's at 32²",
+        statistics.median(ours),
+        statistics.median(ref),
+        "ms",
+        "≤ 8×",
+        "met" if ratio <= 8 else "NOT met",
+        ratio,
+    )
+
+
 def bench_gif(quick):
     from core.imaging.export import write_gif
 
@@ -998,6 +1024,7 @@ def main() -> None:
         ("2-D density drawing", lambda: bench_toy2d_density(app, args.quick)),
         ("sampling loop vs diffusers", lambda: bench_vs_diffusers(args.quick, model)),
         ("GIF export", lambda: bench_gif(args.quick)),
+        ("photo model step", lambda: bench_photo(args.quick, model)),
         ("analysis views", lambda: bench_analysis(app, args.quick, model)),
     ]
     if not args.skip_train:
