@@ -238,6 +238,9 @@ def bench_slider(app, quick, model):
         window.state.set_image(image, "bench")
         alone_state.set_image(image, "bench")
         drain()
+        window.compute_bound()  # now, and wait for it: the bound is not the slider's work
+        window.bound_worker.wait(120)
+        drain()
         ts = iter(range(1, 10**9))
 
         def step(state, panel, ts=ts):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.diffusion.forward import ForwardPictures, q_sample, q_step
-from core.diffusion.posterior import q_posterior_mean_variance
+from core.diffusion.forward import ForwardPictures, IterativeChain, q_sample, q_step
+from core.diffusion.posterior import p_mean_variance, q_posterior_mean_variance
 from core.diffusion.schedules import NoiseSchedule
 from core.imaging.scaling import float_to_uint8
 
@@ -86,3 +86,24 @@ def test_the_scrub_picture_is_eq_4_in_display_units():
         expected = float_to_uint8(q_sample(schedule, torch.from_numpy(x0), t, torch.from_numpy(noise)).numpy())
         expected = expected.astype(int)
         assert np.abs(pictures.at(schedule, t).astype(int) - expected).max() <= 1
+
+
+def test_fixed_large_takes_beta_for_the_variance_and_its_log():
+    """σ² = β_t (Ho et al. 2020, Sec. 3.2): the log-variance the bound reads is log β_t, not log β̃_t."""
+    s = NoiseSchedule.linear(100)
+    x = torch.zeros(1, 1, 2, 2, dtype=torch.float64)
+    for t in (1, 2):  # near the clean end, where β̃_t is far below β_t
+        _, var, log_var = p_mean_variance(s, x, t, x, "eps", "fixed_large")
+        assert var.flatten()[0].item() == pytest.approx(float(s.betas[t]))
+        assert log_var.flatten()[0].item() == pytest.approx(math.log(float(s.betas[t])))
+        assert abs(math.log(float(s.betas[t])) - float(s.posterior_log_variance_clipped[t])) > 0.01
+
+
+def test_the_step_by_step_chain_starts_from_the_image():
+    """A few single steps of Eq. 2 leave x_t close to x_0 (the GUI test looks at the noisy end only)."""
+    s = NoiseSchedule.linear(1000)
+    x0 = np.random.default_rng(0).uniform(-1, 1, (16, 16, 3)).astype(np.float32)
+    chain = IterativeChain(s, x0, seed=3)
+    np.testing.assert_array_equal(chain.at(-1), x0)
+    np.testing.assert_allclose(chain.at(0), q_step(s, torch.from_numpy(x0), 0, chain.noise(0)).numpy(), atol=1e-6)
+    assert np.sqrt(np.mean((chain.at(4) - x0) ** 2)) < 0.1  # paper t = 5: √ᾱ ≈ 0.9997, √(1−ᾱ) ≈ 0.03

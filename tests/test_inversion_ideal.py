@@ -316,3 +316,17 @@ def test_ideal_emoji_without_the_font_is_the_fonts_data_error(monkeypatch):
     monkeypatch.setattr(data, "EMOJI_FONT_PATHS", ())
     with pytest.raises(DataError, match="Noto Color Emoji"):
         ideal_from_emoji()
+
+
+def test_the_inversions_reconstruction_is_the_decoded_image():
+    """The ideal denoiser of one image predicts it exactly: the round trip gives it back, and the PSNR says so."""
+    from core.models.loaded import LoadedModel
+    from core.runs.inversion import inversion_frames
+
+    s = NoiseSchedule.linear(100)
+    image = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    net = IdealDenoiser(images_to_tensor(image), s)
+    model = LoadedModel(net, s, "eps", 8, 3, torch.device("cpu"), "one image")
+    last = list(inversion_frames(model, image, steps=10))[-1]
+    torch.testing.assert_close(last.reconstruction, last.x0, atol=1e-4, rtol=0)
+    assert last.psnr > 60

@@ -79,3 +79,30 @@ def test_a_run_that_ends_short_of_its_estimate_still_stops_playing():
         clock.now += 1 / 60
         p.tick(available=172, complete=True)
     assert p.position == 171 and not p.playing
+
+
+def test_after_waiting_for_inference_the_pace_starts_again_when_the_next_frame_arrives():
+    """The head waited at the newest frame: the next one comes a full frame interval later, never at once."""
+    clock = Clock()
+    p = Playback(clock)
+    p.reset(total_frames=80, playing=True)  # 10 frames/s at 1×
+    clock.now += 0.25
+    assert p.tick(available=3) == 2  # 2.5 frames were due; only 3 are recorded: it waits at the newest
+    clock.now += 0.06
+    assert p.tick(available=13) == 2  # 0.6 of a frame since it caught up: not yet
+    clock.now += 0.05
+    assert p.tick(available=13) == 3
+
+
+def test_the_pace_stays_between_one_and_240_frames_a_second():
+    clock = Clock()
+    fast, slow = Playback(clock), Playback(clock)
+    fast.reset(total_frames=10_000, playing=True)
+    fast.speed = 4.0  # 5 000 frames/s unclamped
+    slow.reset(total_frames=2, playing=True)
+    slow.speed = 0.25  # one frame every 16 s unclamped
+    for _ in range(90):  # 1.5 s of a 60 Hz display
+        clock.now += 1 / 60
+        fast.tick(available=10_000)
+        slow.tick(available=2)
+    assert 350 <= fast.position <= 361 and slow.position == 1

@@ -265,3 +265,21 @@ def test_changing_a_setting_after_a_run_leaves_nothing_of_the_old_run_on_show(wi
     assert "Settings changed" in panel.status.text() and "the start" in panel.view_xt.caption
     xs, _ = window.run_plots.eps_curve.getData()
     assert xs is None or len(xs) == 0
+
+
+def test_reverse_and_compare_start_at_the_forward_panels_noise_level_on_another_schedule(window, qtbot):
+    """The forward panel on linear T = 60 at t = 24; the model is cosine T = 60: both tabs start where ᾱ matches."""
+    window.state.set_schedule(NoiseSchedule.linear(60), "linear")
+    window.state.set_t(24)
+    forward_abar = window.state.schedule.abar(23)
+    model = window.model.schedule
+    reverse_index = window.reverse.spec().start_index
+    assert abs(model.abar(reverse_index) - forward_abar) < 0.02 and reverse_index != 23  # not the raw index
+    compare = window.compare
+    compare.start_from.setCurrentText("forward image at its t")
+    for row in compare.rows[1:]:
+        row.enabled.setChecked(False)
+    with qtbot.waitSignal(compare.worker.finished, timeout=60000):
+        compare.start()
+    assert compare.ticks()[0][0].index == reverse_index
+    torch.testing.assert_close(compare.ticks()[0][0].x_t, window.reverse.session.start()[0][0])  # the same x_t

@@ -105,3 +105,12 @@ def test_cancelling_the_batched_bound_returns_nothing():
         progress=lambda done, total: calls.append(done) or len(calls) < 2,
     )
     assert result is None and calls == [10, 20]
+
+
+def test_the_prior_term_is_the_kl_at_the_last_step():
+    """L_T = KL(N(√ᾱ_T x_0, 1−ᾱ_T) ‖ N(0, 1)) per dimension, by hand; ᾱ_{T−1} is ten times larger here."""
+    s = NoiseSchedule.from_betas([0.1, 0.2, 0.5, 0.9])
+    x0 = torch.full((1, 1, 2, 2), 0.5, dtype=torch.float64)
+    abar = s.abar(s.T - 1)
+    kl = 0.5 * (abar * 0.25 + (1 - abar) - 1 - math.log(1 - abar))
+    assert prior_bpd(s, x0).item() == pytest.approx(kl / math.log(2))

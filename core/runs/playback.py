@@ -76,10 +76,12 @@ class Playback:
         if self.speed is None:
             self.position = available - 1
         else:
-            self._carry = min(self._carry + elapsed * self.fps, available)  # never bank a burst
+            self._carry += elapsed * self.fps
             step = int(self._carry)
             if step:
                 target = min(self.position + step, available - 1)
+                # Caught up with the newest frame: what was owed is dropped (never a burst when frames
+                # arrive), and the pace starts again from here.
                 self._carry = 0.0 if target == available - 1 else self._carry - step
                 self.position = target
         if self.position >= available - 1 and (complete or available >= self.total_frames):
