@@ -6,10 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from app.commands import samplers as samplers_command
 from core import __version__
 from core.errors import DiffusionVizError
 
-SUBCOMMANDS = ("train", "sample", "evaluate", "export", "vlb", "invert", "playground")
+SUBCOMMANDS = ("train", "sample", "evaluate", "export", "vlb", "invert", "playground", "samplers")
 
 
 def _positive_int(text: str) -> int:
@@ -112,6 +113,7 @@ EPILOG = """commands (each has --help):
   vlb        the variational bound's terms L_t of one image, as CSV (and a plot)
   invert     DDIM inversion: an image to x_T and back, as a GIF; prints the PSNR
   playground the 2-D playground: train on points, sample, write a GIF, print how close the samples came
+  samplers   the sampler lab: Euler, Heun, DPM-Solver++ and DDIM against a reference, error vs NFE as CSV
 
 examples:
   diffusion-viz photo.jpg
@@ -145,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"diffusion-viz {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_train(sub)
+    samplers_command.add_parser(sub)
 
     p = sub.add_parser("sample", help="write a grid of samples from a model (default: DDIM, 100 steps, η = 1)")
     _add_model_arg(p)
@@ -521,6 +524,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run_invert(args)
         if args.command == "playground":
             return _run_playground(args)
+        if args.command == "samplers":
+            return samplers_command.run(args)
         return _run_export(args)
     except DiffusionVizError as exc:
         print(f"diffusion-viz: {exc}", file=sys.stderr)

@@ -303,3 +303,112 @@ def test_spacings_with_duplicate_steps_are_refused():
         ode.sampler_sigmas(NoiseSchedule.linear(50), 60, "trailing")
     with pytest.raises(SamplerError, match="cannot use karras spacing"):
         ode.sample("ddim", SigmaDenoiser(smooth_model, s, "eps"), torch.zeros(1, 2), 5, "karras")
+
+
+# -- the lab ---------------------------------------------------------------------------------------------------------
+
+
+def test_the_mixture_denoiser_is_the_exact_score_of_core_toy2d():
+    from core.runs.lab import MixtureDenoiser
+    from core.toy2d import DEFAULT_TRAIN, default_mixture
+
+    schedule, mixture = DEFAULT_TRAIN.make_schedule(), default_mixture()
+    denoiser = MixtureDenoiser(mixture, schedule)
+    x = torch.randn(50, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    for index in (0, 40, 199):
+        sigma = ode.model_sigmas(schedule)[index]
+        x_tilde = x * (1 + sigma**2).sqrt()
+        eps = mixture.eps_model(schedule)(x, torch.full((50,), index))
+        assert torch.allclose(denoiser(x_tilde, sigma), x_tilde - sigma * eps, atol=1e-9)
+
+
+def test_the_mixture_lab_measures_each_solvers_order():
+    from core.runs.lab import MixtureDenoiser, run_lab
+    from core.toy2d import DEFAULT_TRAIN, default_mixture
+
+    denoiser = MixtureDenoiser(default_mixture(), DEFAULT_TRAIN.make_schedule())
+    x_T = torch.randn(16, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    seen = []
+    result = run_lab(
+        denoiser,
+        x_T,
+        ["euler", "heun", "dpmpp2m"],
+        [10, 20, 40],
+        reference_nfe=399,
+        progress=lambda d, t: seen.append(d) or True,
+    )
+    assert result.reference.nfe == 399 and result.network_calls == 399 == seen[-1]  # one batched call per tick
+    assert abs(result.slopes["euler"] - 1) < 0.3 and abs(result.slopes["heun"] - 2) < 0.6, result.slopes
+    assert result.slopes["dpmpp2m"] > 1.6, result.slopes
+    assert result.run("heun", 20).nfe == 19 and result.run("heun", 40).error < result.run("euler", 40).error
+    path = result.run("euler", 10)
+    assert len(path.path_lambda) == 10 and np.all(np.diff(path.path_lambda) > 0)  # λ rises as noise falls
+    assert run_lab(denoiser, x_T, ["euler"], [5], reference_nfe=99, progress=lambda d, t: d < 3) is None
+
+
+def test_the_samplers_command_writes_one_row_per_sampler_and_nfe(tmp_path, capsys):
+    from app.cli import main
+
+    out = tmp_path / "lab.csv"
+    args = ["samplers", "--data", "mixture", "--samplers", "euler,heun", "--nfe", "4,8", "--batch", "1"]
+    code = main([*args, "--reference-nfe", "63", "--out", str(out), "--plot", str(tmp_path / "e.png")])
+    assert code == 0
+    rows = out.read_text().splitlines()
+    assert rows[0] == "sampler,nfe,nfe_asked,steps,spacing,error,reference"
+    assert [r.split(",")[:3] for r in rows[1:]] == [
+        ["euler", "4", "4"],
+        ["euler", "8", "8"],
+        ["heun", "3", "4"],
+        ["heun", "7", "8"],
+    ]
+    assert "slope" in capsys.readouterr().out and (tmp_path / "e.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        (["--samplers", "heun", "--nfe", "2"], "Heun needs at least 3 network calls"),
+        (["--samplers", "rk4"], "unknown sampler 'rk4'"),
+        (["--nfe", "five"], "--nfe takes whole numbers"),
+    ],
+)
+def test_the_samplers_command_refuses_bad_input_in_one_line(tmp_path, capsys, extra, said):
+    from app.cli import main
+
+    assert main(["samplers", "--data", "mixture", *extra, "--out", str(tmp_path / "x.csv")]) == 2
+    err = capsys.readouterr().err
+    assert said in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_the_command_lists_what_core_offers():
+    from app.commands import samplers as command
+    from core.runs.lab import LAB_NFE, LAB_SAMPLERS
+
+    assert command.SAMPLER_NAMES == tuple(SAMPLERS) and command.SPACINGS == ode.SPACINGS
+    assert command.LAB_SAMPLERS == ",".join(LAB_SAMPLERS) and command.LAB_NFE == ",".join(map(str, LAB_NFE))
+
+
+def test_the_lab_panel_runs_the_mixture_and_draws_it(qtbot):
+    from app.panels.lab import LabPanel
+    from app.state import ViewState
+
+    panel = LabPanel(ViewState())
+    qtbot.addWidget(panel)
+    panel.data.setCurrentIndex(panel.data.findData("mixture"))
+    panel.reference_nfe = 99
+    panel.nfe.setText("4, 8")
+    for name, box in panel.checks.items():
+        box.setChecked(name in ("euler", "dpmpp2m"))
+    with qtbot.waitSignal(panel.worker.finished, timeout=120_000):
+        panel.run_button.click()
+    assert panel.result is not None and panel.result.samplers == ["euler", "dpmpp2m"]
+    assert "slope" in panel.status.text() and panel.grid_view.image() is not None
+    panel.checks["heun"].setChecked(True)
+    panel.nfe.setText("2")
+    panel.run_button.click()  # refused in one line, the last result kept
+    assert "Heun needs at least 3 network calls" in panel.status.text() and panel.result.samplers == [
+        "euler",
+        "dpmpp2m",
+    ]
+    panel.shutdown()
