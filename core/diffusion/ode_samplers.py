@@ -72,12 +72,14 @@ def model_sigmas(schedule: NoiseSchedule) -> torch.Tensor:
     return ((1.0 - abar) / abar).sqrt()
 
 
-def index_from_sigma(schedule: NoiseSchedule, sigma: torch.Tensor) -> torch.Tensor:
+def index_from_sigma(
+    schedule: NoiseSchedule, sigma: torch.Tensor, log_sigmas: torch.Tensor | None = None
+) -> torch.Tensor:
     """The model's (fractional) array index of each σ: linear in log σ between neighbouring indices.
 
     This is diffusers' ``_sigma_to_t`` (EulerDiscreteScheduler): exact at every σ_i, clipped to 0 … T−1 outside.
     """
-    log_sigmas = model_sigmas(schedule).log()
+    log_sigmas = model_sigmas(schedule).log() if log_sigmas is None else log_sigmas
     log_sigma = torch.as_tensor(sigma, dtype=torch.float64).clamp_min(1e-10).log()
     low = (torch.searchsorted(log_sigmas, log_sigma, right=True) - 1).clamp(0, len(log_sigmas) - 2)
     lo, hi = log_sigmas[low], log_sigmas[low + 1]
@@ -196,12 +198,13 @@ class SigmaDenoiser:
         self.dtype = dtype or (params.dtype if params is not None else None)
         self.device = getattr(model, "device", None)
         self.sigma_min, self.sigma_max = (float(s) for s in model_sigmas(self.schedule)[[0, -1]])
+        self._log_sigmas = model_sigmas(self.schedule).log()  # once: every call maps its σ through it
         self.calls = 0
         self.network_seconds = 0.0
 
     def __call__(self, x_tilde: torch.Tensor, sigma) -> torch.Tensor:
         sigma = torch.as_tensor(sigma, dtype=torch.float64).reshape(-1).expand(x_tilde.shape[0])
-        index = index_from_sigma(self.schedule, sigma)
+        index = index_from_sigma(self.schedule, sigma, self._log_sigmas)
         index = index.to(self.dtype or x_tilde.dtype) if self.fractional_index else index.round().long()
         shape = (-1, *([1] * (x_tilde.ndim - 1)))
         s = sigma.to(x_tilde.device, x_tilde.dtype).reshape(shape)
