@@ -7,11 +7,12 @@ import sys
 from pathlib import Path
 
 from app.commands import analyse, playground
+from app.commands import samplers as samplers_command
 from app.commands import theory as theory_command
 from core import __version__
 from core.errors import DiffusionVizError
 
-SUBCOMMANDS = ("train", "sample", "evaluate", "export", "vlb", "invert", "playground", "theory", "analyse")
+SUBCOMMANDS = ("train", "sample", "evaluate", "export", "vlb", "invert", "playground", "theory", "analyse", "samplers")
 
 
 def _positive_int(text: str) -> int:
@@ -117,6 +118,7 @@ EPILOG = """commands (each has --help):
   playground the 2-D playground: train on points, sample, write a GIF, print how close the samples came
   theory     r² of the ideal, Gaussian and ELS denoisers against the network; --calibrate fits P(t)
   analyse    spectrum at t, when each detail is decided, exposure bias, the resolution ladder
+  samplers   the sampler lab: Euler, Heun, DPM-Solver++ and DDIM against a reference, error vs NFE as CSV
 
 examples:
   diffusion-viz photo.jpg
@@ -151,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_train(sub)
     theory_command.add_parser(sub)
+    samplers_command.add_parser(sub)
 
     p = sub.add_parser("sample", help="write a grid of samples from a model (default: DDIM, 100 steps, η = 1)")
     _add_model_arg(p)
@@ -502,6 +505,8 @@ def main(argv: list[str] | None = None) -> int:
             return theory_command.run(args)
         if args.command == "analyse":
             return analyse.run(args)
+        if args.command == "samplers":
+            return samplers_command.run(args)
         return _run_export(args)
     except DiffusionVizError as exc:
         print(f"diffusion-viz: {exc}", file=sys.stderr)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from app.panels.compare import ComparePanel
 from app.panels.forward import ForwardPanel
 from app.panels.invert import InvertPanel
+from app.panels.lab import LabPanel
 from app.panels.learned import LearnedPanel
 from app.panels.playground import PlaygroundPanel
 from app.panels.reverse import ReversePanel
@@ -160,6 +161,9 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(split, "Images: forward and reverse")
         self.tabs.addTab(self.playground, "2-D playground: scores, SDE vs ODE, Langevin")
+        self.lab = LabPanel(self.state)
+        self.lab.message.connect(self.show_message)
+        self.tabs.addTab(self.lab, "Sampler lab: error vs NFE, log-SNR")
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -714,6 +718,7 @@ class MainWindow(QMainWindow):
         self.invert.shutdown()
         self.learned.shutdown()
         self.playground.shutdown()
+        self.lab.shutdown()
         self.bound_worker.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
         for key, splitter in self._splitters().items():

@@ -868,6 +868,125 @@ def bench_photo(quick, model):
     )
 
 
+def bench_lab_mixture(quick):
+    """The lab on the Gaussian mixture with its exact denoiser: each fitted slope against the solver's order."""
+    from core.diffusion.ode_samplers import SAMPLERS
+    from core.runs.lab import MixtureDenoiser, run_lab
+    from core.toy2d import DEFAULT_TRAIN, default_mixture
+
+    denoiser = MixtureDenoiser(default_mixture(), DEFAULT_TRAIN.make_schedule())
+    x_T = torch.randn(128 if quick else 512, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    nfes = (10, 20, 50, 100)
+    result = run_lab(denoiser, x_T, ("ddim", "euler", "heun", "dpmpp2m"), nfes, reference_nfe=1999 if quick else 3999)
+    for name, slope in result.slopes.items():
+        order = SAMPLERS[name].order
+        row(
+            f"13. lab, Gaussian mixture (exact score): {SAMPLERS[name].label} slope over NFE 10–100 vs order {order}",
+            slope,
+            order,
+            "",
+            "within 0.3",
+            "met" if abs(slope - order) <= 0.3 else "NOT met",
+            ratio=slope / order,
+        )
+
+
+def bench_lab_model(quick, model):
+    """emoji32: DPM-Solver++(2M) 10 vs DDIM 10 against the reference; the whole lab vs its network calls alone."""
+    from core.diffusion.ode_samplers import SigmaDenoiser
+    from core.runs.lab import run_lab
+
+    batch = 1 if quick else 2
+    x_T = torch.randn(
+        batch, model.channels, model.image_size, model.image_size, generator=torch.Generator().manual_seed(0)
+    )
+    denoiser = SigmaDenoiser(model)
+    t0 = time.perf_counter()
+    result = run_lab(denoiser, x_T, ("ddim", "euler", "heun", "dpmpp2m"), (5, 10, 20, 50, 100), reference_nfe=999)
+    wall = time.perf_counter() - t0
+    ddim, dpm = result.run("ddim", 10).error, result.run("dpmpp2m", 10).error
+    row(
+        f"14. lab, {model.name}: DDIM 10 error / DPM-Solver++(2M) 10 error (reference Heun NFE {result.reference.nfe})",
+        dpm,
+        ddim,
+        "",
+        "≥ 2× closer",
+        "met" if ddim / dpm >= 2 else "NOT met",
+        ratio=ddim / dpm,
+    )
+    row(
+        f"15. the whole lab, {model.name} ×{batch} (4 samplers × 5 NFE + reference, batched) vs its network calls",
+        wall,
+        result.network_seconds,
+        "ms",
+        "≤ 1.5×",
+        "met" if wall / result.network_seconds <= 1.5 else "NOT met",
+    )
+
+
+def bench_ode_loops(quick, model):
+    """Each σ sampler's loop with the network a no-op, against diffusers' scheduler loop of the same name."""
+    try:
+        import diffusers
+    except ImportError:
+        row("16. σ sampler loops vs diffusers", None, None, "ms", "≥ 1.0×", "skipped (no diffusers)")
+        return
+    from core.diffusion import ode_samplers as ode
+
+    steps, schedule = 50, model.schedule
+    x_T = torch.randn(1, model.channels, model.image_size, model.image_size)
+    pred = {"eps": "epsilon", "x0": "sample", "v": "v_prediction"}[model.prediction]
+
+    class NoOp:  # a Denoiser whose network costs nothing
+        def __init__(self):
+            self.schedule, self.prediction = schedule, model.prediction
+
+        def __call__(self, x, t):
+            return x * 0.5
+
+    peers = {
+        "euler": diffusers.EulerDiscreteScheduler,
+        "heun": diffusers.HeunDiscreteScheduler,
+        "dpmpp2m": diffusers.DPMSolverMultistepScheduler,
+        "euler_a": diffusers.EulerAncestralDiscreteScheduler,
+    }
+    for name, cls in peers.items():
+        extra = {"algorithm_type": "dpmsolver++", "solver_order": 2} if name == "dpmpp2m" else {}
+        sched = cls(
+            trained_betas=schedule.betas.float().numpy(), prediction_type=pred, timestep_spacing="trailing", **extra
+        )
+
+        def theirs(sched=sched, name=name):
+            sched.set_timesteps(steps)
+            g = torch.Generator().manual_seed(0)
+            x = x_T * sched.init_noise_sigma
+            with torch.inference_mode():
+                for t in sched.timesteps:
+                    out = sched.scale_model_input(x, t) * 0.5
+                    kw = {"generator": g} if name in ("euler_a", "dpmpp2m") else {}
+                    x = sched.step(out, t, x, **kw).prev_sample
+            return x
+
+        def ours(name=name):
+            denoiser = ode.SigmaDenoiser(NoOp(), fractional_index=True)
+            return ode.sample(
+                name, denoiser, x_T.float(), steps, "trailing", generator=torch.Generator().manual_seed(0)
+            )
+
+        ours(), theirs()
+        pairs = [(median_time(ours, 1, warmup=0), median_time(theirs, 1, warmup=0)) for _ in range(3 if quick else 9)]
+        speed = statistics.median(p[1] / p[0] for p in pairs)
+        row(
+            f"16. our {ode.SAMPLERS[name].label} {steps}-step loop vs diffusers' (network → no-op)",
+            statistics.median(p[0] for p in pairs),
+            statistics.median(p[1] for p in pairs),
+            "ms",
+            "≥ 1.0× as fast",
+            "met" if speed >= 1.0 else "NOT met",
+            ratio=speed,
+        )
+
+
 def bench_gif(quick):
     from core.imaging.export import write_gif
 
@@ -1029,6 +1148,9 @@ def main() -> None:
         ("GIF export", lambda: bench_gif(args.quick)),
         ("photo model step", lambda: bench_photo(args.quick, model)),
         ("analysis views", lambda: bench_analysis(app, args.quick, model)),
+        ("sampler lab: mixture", lambda: bench_lab_mixture(args.quick)),
+        ("sampler lab: model", lambda: bench_lab_model(args.quick, model)),
+        ("sampler loops vs diffusers (no-op network)", lambda: bench_ode_loops(args.quick, model)),
     ]
     if not args.skip_train:
         sections.append(("training throughput", lambda: bench_train(args.quick)))
