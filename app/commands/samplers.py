@@ -57,9 +57,9 @@ def run(args) -> int:
     from core.diffusion import ode_samplers as ode
     from core.imaging.export import check_target
     from core.imaging.grid import save_grid
-    from core.imaging.lab_plot import points_image, write_error_plot
     from core.imaging.scaling import tensor_to_images
     from core.runs.lab import MixtureDenoiser, plan_runs, reference_plan, run_lab, write_lab_csv
+    from core.runs.lab_plot import points_image, write_error_plot
 
     out = check_target(args.out)
     grid = check_target(args.grid) if args.grid else None

@@ -27,7 +27,6 @@ from app.workers.inference import Worker
 from core.diffusion import ode_samplers as ode
 from core.errors import DiffusionVizError
 from core.imaging.grid import make_grid
-from core.imaging.lab_plot import colour, points_image
 from core.imaging.scaling import tensor_to_images
 from core.runs.lab import (
     LAB_NFE,
@@ -39,6 +38,7 @@ from core.runs.lab import (
     model_loss_name,
     run_lab,
 )
+from core.runs.lab_plot import colour, points_image
 
 DATA = (("model", "the loaded model"), ("mixture", "Gaussian mixture, exact score"))
 
