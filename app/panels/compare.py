@@ -28,7 +28,8 @@ from app.views.player import Player
 from app.workers.inference import Worker
 from core.diffusion.samplers import SamplerConfig
 from core.imaging.scaling import tensor_to_images
-from core.models.checkpoint import LoadedModel
+from core.models.catalogue import bundled_choices
+from core.models.checkpoint import LoadedModel, load_model
 from core.runs.compare import MAX_RUNS, PRESETS, CompareRun, compare_chains, run_title, total_ticks
 from core.runs.pictures import compare_pictures
 from core.runs.record import Recording
@@ -152,6 +153,8 @@ class ComparePanel(QWidget):
 
     # -- models ----------------------------------------------------------------------------------
 
+    _loaded: dict[str, LoadedModel] = {}  # bundled models loaded for a run, shared by every compare panel
+
     def add_model(self, model: LoadedModel) -> None:
         """Offer ``model`` (an ideal denoiser of a folder, say) in every row's model menu."""
         self.extra_models.append(model)
@@ -164,6 +167,10 @@ class ComparePanel(QWidget):
             if self.ideal_loader is not None and self.ideal_loader(check_only=True):
                 choices.append((IDEAL_TRAINING_SET, "ideal-training"))
         choices += [(m.name, f"extra:{i}") for i, m in enumerate(self.extra_models)]
+        current = getattr(self.state.model, "path", None)
+        for choice in bundled_choices():  # loaded on the worker when a run first needs them
+            if current is None or str(current) != choice.spec:
+                choices.append((choice.label, f"spec:{choice.spec}"))
         for row in self.rows:
             keep = row.model.currentData()
             row.model.clear()
@@ -178,6 +185,11 @@ class ComparePanel(QWidget):
             return self.state.model
         if key == "ideal-training":
             return self.ideal_loader()
+        if key.startswith("spec:"):
+            spec = key[len("spec:") :]
+            if spec not in self._loaded:
+                self._loaded[spec] = load_model(spec)
+            return self._loaded[spec]
         return self.extra_models[int(key.split(":")[1])]
 
     # -- runs ------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from core.diffusion.samplers import SamplerConfig, Scheduler, make_scheduler
 from core.diffusion.schedules import NoiseSchedule, paper_t_from_index
 from core.errors import DiffusionVizError
 from core.models.checkpoint import LoadedModel
+from core.models.sizes import default_run_size, resolve_run_size, run_sizes
 from core.runs.chain import Frame, NonFiniteOutput, model_x0
 from core.runs.spec import start_index
 
@@ -114,24 +115,21 @@ def compare_chains(
     if not 1 <= len(runs) <= MAX_RUNS:
         raise ValueError(f"compare 1 to {MAX_RUNS} runs")
     first = runs[0].model
-    size = first.image_size if size is None else int(size)
-    if any(r.model.channels != first.channels for r in runs) or (
-        size == first.image_size and any(r.model.image_size != first.image_size for r in runs)
-    ):
-        raise DiffusionVizError("the compared models differ in image size or channels")
+    if any(r.model.channels != first.channels for r in runs):
+        raise DiffusionVizError("the compared models differ in their number of channels")
     if image is None:
         paper_t = None
-    shape = (1, first.channels, size, size)
-    base = torch.Generator().manual_seed(seed)
-    noise = randn(shape, base, "cpu")
     states = []
     for run in runs:
         m = run.model
+        side = run_side(m, size)
         start = run_start_index(m, paper_t, forward)
-        x0 = model_x0(m, image, size) if paper_t is not None else None
-        x = noise.clone() if x0 is None else q_sample(m.schedule, x0, start, noise)  # Eq. 4
+        x0 = model_x0(m, image, side) if paper_t is not None else None
+        # Every run draws its x_T (or its noise) from the same seed, so runs of one size share it exactly;
+        # each run's later noise continues from there as if it ran alone.
         gen = torch.Generator().manual_seed(seed)
-        randn(shape, gen, "cpu")  # the start was drawn first: each run's noise continues as if it ran alone
+        noise = randn((1, m.channels, side, side), gen, "cpu")
+        x = noise.clone() if x0 is None else q_sample(m.schedule, x0, start, noise)  # Eq. 4
         scheduler = run_scheduler_of(run, start)
         pairs = scheduler.pairs()
         x = x.to(m.device).float()
@@ -168,6 +166,17 @@ def compare_chains(
                 final = result.prev_sample[0].clamp(-1, 1).float().cpu()
                 s["frame"] = Frame(len(s["pairs"]), len(s["pairs"]), -1, final, final, None)
         yield [s["frame"] for s in states]
+
+
+def run_side(model: LoadedModel, size: int | None) -> int:
+    """The side a compared run uses: ``size`` where the model runs at it, else the model's default size.
+
+    Models of different sizes share one row this way (the photo model at 128 px beside emoji32 at 32 px);
+    the views show each at one display size.
+    """
+    if size is not None and (int(size) in run_sizes(model) or resolve_run_size(model, int(size))[1] is None):
+        return int(size)
+    return default_run_size(model)
 
 
 def _batched_outputs(runs: Sequence[CompareRun], states: list[dict], due: list[int]) -> dict[int, torch.Tensor]:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from PIL import Image
 
 from core.diffusion.forward import ForwardPictures, forward_noise
 from core.diffusion.schedules import NoiseSchedule, index_from_paper_t
@@ -77,7 +78,7 @@ def compare_pictures(
         chosen.append(ticks[-1])
     pictures = []
     for k, tick in enumerate(chosen):
-        columns = [tensor_to_images(f.x_t) for f in tick]
+        columns = _one_display_size([tensor_to_images(f.x_t) for f in tick])
         done = all(f.final for f in tick)
         text = (
             ("final samples" if done else f"{min(100, round(100 * k * stride / max(len(ticks) - 1, 1)))} %")
@@ -86,6 +87,17 @@ def compare_pictures(
         )
         pictures.append(compose(columns, scale=scale, label=text, titles=titles if label else None))
     return pictures
+
+
+def _one_display_size(columns: list[np.ndarray]) -> list[np.ndarray]:
+    """Runs of different sizes (the photo model at 128 px beside emoji32 at 32) shown at the largest one, square pixels."""
+    side = max(c.shape[0] for c in columns)
+    out = []
+    for c in columns:
+        if c.shape[0] != side:
+            c = np.asarray(Image.fromarray(c).resize((side, side), Image.Resampling.NEAREST))
+        out.append(c)
+    return out
 
 
 def forward_pictures(
