@@ -2,7 +2,8 @@
 
 Run under a virtual X screen (real widgets, the default window size):
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/shots.py OUT_DIR [NAME ...]
-Names: reverse, compare, ideal, inversion, playground, playground_image, learned (default: all). Each state is set through the
+Names: reverse, compare, ideal, inversion, playground, playground_image, learned, photo_mid, photo_end,
+photo_emoji32, photo_compare (default: all). Each state is set through the
 window's own widgets, then the window is grabbed as drawn.
 """
 
@@ -132,7 +133,66 @@ def shot_playground_image(app, w):
     _playground(app, w, "image", "ddpm", 1.0)
 
 
+def _photo(app, w, model_dir) -> None:
+    """The held-out sample photo of the brushes at t = 0.3 T under ``model_dir``."""
+    from assets import PHOTOS
+
+    w.set_model(load_model(model_dir))
+    w.state.set_image(load_image(PHOTOS / "brushes.jpg"), "brushes.jpg")
+    w.state.set_t(int(0.3 * w.state.T))
+    wait(app, 1.0)
+
+
+def shot_photo_mid(app, w):
+    _photo(app, w, BUNDLED_MODEL.parent / "photo")
+    r = w.reverse
+    r.start()
+    wait(app, 600, until=lambda: not r.worker.busy)
+    r.playback.pause()
+    r.seek(len(r.frames()) // 2)
+    wait(app, 0.5)
+
+
+def shot_photo_end(app, w):
+    _photo(app, w, BUNDLED_MODEL.parent / "photo")
+    r = w.reverse
+    r.start()
+    wait(app, 600, until=lambda: not r.worker.busy)
+    r.seek_end()
+    wait(app, 0.5)
+
+
+def shot_photo_emoji32(app, w):
+    _photo(app, w, BUNDLED_MODEL)
+    wait(app, 120, until=lambda: bool(w.reverse.domain.text()))
+    wait(app, 0.5)
+
+
+def shot_photo_compare(app, w):
+    _photo(app, w, BUNDLED_MODEL.parent / "photo")
+    w.right_tabs.setCurrentWidget(w.compare)
+    rows = w.compare.rows
+    keys = ("model", "spec:gaussian:photos", f"spec:{BUNDLED_MODEL}")
+    for row, key in zip(rows, keys, strict=False):
+        row.sampler.setCurrentIndex(row.sampler.findData("ddim"))
+        row.steps.setValue(50)
+        row.model.setCurrentIndex(row.model.findData(key))
+    for row in rows[3:]:
+        row.enabled.setChecked(False)
+    w.compare.start_from.setCurrentIndex(1)  # the photo at its t
+    w.compare.start()
+    wait(app, 600, until=lambda: not w.compare.worker.busy)
+    w.compare.show_what.setCurrentIndex(w.compare.show_what.findData("x0"))
+    w.compare.player.playback.pause()
+    w.compare.player.seek(len(w.compare.ticks()) * 3 // 5)
+    wait(app, 0.5)
+
+
 SHOTS = {
+    "photo_mid": shot_photo_mid,
+    "photo_end": shot_photo_end,
+    "photo_emoji32": shot_photo_emoji32,
+    "photo_compare": shot_photo_compare,
     "reverse": shot_reverse,
     "compare": shot_compare,
     "ideal": shot_ideal,

@@ -175,8 +175,9 @@ class ReversePanel(QWidget):
         # "Does this model know your image?": one line when the image's bound is far above the model's held-out one.
         self.domain = QLabel()
         self.domain.setStyleSheet("color:#8a4b00;")
+        self.domain.setWordWrap(True)
         self.domain.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.domain.setFixedHeight(self.domain.fontMetrics().lineSpacing() + 2)
+        self.domain.setFixedHeight(self.domain.fontMetrics().lineSpacing() * 2 + 4)
         layout.addWidget(self.domain)
 
         for combo in (self.sampler, self.variance, self.start_from, self.size_box):
