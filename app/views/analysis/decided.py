@@ -44,6 +44,7 @@ class DecidedView(QWidget):
         self.plot.setLabel("bottom", "t the continuations start from")
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.plot.getAxis("left").enableAutoSIPrefix(False)  # a gap of 0.4 must not read "400 (×0.001)"
         self.plot.addLegend(offset=(-4, 4), labelTextSize="8pt")
         self.spread_curve = self.plot.plot(
             pen=pg.mkPen(BLUE, width=2), symbol="o", symbolSize=5, name="spread / its max"

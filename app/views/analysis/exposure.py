@@ -41,6 +41,7 @@ class ExposureView(QWidget):
         self.plot.setLabel("bottom", "t")
         self.plot.setLabel("left", "var(x_t) / var under q − 1")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.plot.getAxis("left").enableAutoSIPrefix(False)  # a gap of 0.4 must not read "400 (×0.001)"
         self.plot.addLegend(offset=(-4, 4), labelTextSize="8pt")
         self.plot.addItem(pg.InfiniteLine(pos=0, angle=0, movable=False, pen=pg.mkPen(GREY)))
         self.curve = self.plot.plot(pen=pg.mkPen(BLUE, width=2), name="variance gap")
