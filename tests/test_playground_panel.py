@@ -115,10 +115,10 @@ def test_bad_guidance_reflow_and_memorisation_requests_give_one_line_and_keep_th
     pg = window.playground
     pg.data_choice.setCurrentIndex(pg.data_choice.findData("mixture"))
     pg.exact.setChecked(True)
-    model = pg.model
     pg.guidance.setValue(2.0)
     assert pg.sample() is None and "Guidance needs a conditional model" in window.banner.text()
     pg.conditional.setChecked(True)
+    model = pg.model
     pg.label_choice.setValue(4)
     assert pg.sample() is None and "class 4: mixture has 3 classes" in window.banner.text()
     assert pg.reflow() is None and "Reflow needs a trained flow-matching model" in window.banner.text()

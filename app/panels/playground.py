@@ -665,8 +665,12 @@ class PlaygroundPanel(QWidget):
             self.side_legend.show()
             self.side.show()
             return
-        if self.data_choice.currentData() == "mixture" and self.conditional_model():
-            label, w = self.label_choice.value(), self.guidance.value()
+        label, w = self.label_choice.value(), self.guidance.value()
+        if (
+            self.data_choice.currentData() == "mixture"
+            and self.conditional_model()
+            and label < toy2d.NUM_CLASSES["mixture"]
+        ):
             if self.tilted_key != (label, w):
                 grid = toy2d.tilted_density_grid(toy2d.default_mixture(), label, w, -VIEW, VIEW, 200)
                 self._tilted = (grid / grid.max()).sqrt().numpy() * 255  # √ shows the tails
