@@ -87,8 +87,11 @@ class RunPlots(QWidget):
     def _axes(self) -> None:
         for plot in (self.error_plot, self.vlb_plot):
             set_t_axis(plot, self.shown_T)
-            label = "t" if self.shown_T == self.T else f"t (the model's {self.T} steps drawn on 0–{self.shown_T})"
-            plot.setLabel("bottom", label, **{"font-size": "8pt"})
+            plot.setLabel(
+                "bottom",
+                "t" if self.shown_T == self.T else f"t (the model's t ÷ {self.T / self.shown_T:g})",
+                **{"font-size": "8pt"},
+            )
 
     # -- the run -------------------------------------------------------------------------------
 
