@@ -122,7 +122,7 @@ def test_column_titles_stay_inside_their_columns():
 def test_labels_are_a_real_font_with_the_hat_on_its_letter():
     assert text.font().size >= 14
     image = Image.new("L", (60, 40), 255)
-    text.draw_text(ImageDraw.Draw(image), (10, 10), "x\u0302", 0)
+    text.draw_text(ImageDraw.Draw(image), (10, 0), "x\u0302", 0)  # at the top of its line: the hat must fit
     ink = np.asarray(image) < 128
     rows = np.nonzero(ink.any(axis=1))[0]
     x_cols = np.nonzero(ink[rows[-1] - 3 : rows[-1] + 1].any(axis=0))[0]  # the x's foot

@@ -11,7 +11,7 @@ from __future__ import annotations
 import unicodedata
 from functools import lru_cache
 
-from PIL import ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont
 
 from assets import asset_path
 
@@ -61,23 +61,32 @@ def text_width(text: str, px: int = LABEL_PX) -> int:
 
 
 def draw_text(draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, fill, px: int = LABEL_PX) -> None:
-    """Draw ``text`` at ``xy`` (top left), each combining mark centred above its letter."""
+    """Draw ``text`` in a line whose top left is ``xy``, each combining mark centred above its letter."""
     f = font(px)
-    x, y = xy
+    x, y = xy[0], xy[1] + px // 4  # the line's top: room for a hat above the tallest letter (line_height)
     for base, marks in clusters(text):
         draw.text((x, y), base, fill=fill, font=f)
         width = f.getlength(base)
-        top = y + f.getbbox(base)[1]  # the letter's own top: an x is lower than a β
+        top = y + ink(base, px)[1]  # the letter's own top: an x is lower than a β
         for mark in marks:
             glyph = SPACING_FORMS.get(mark)
             if glyph is None:
                 continue
-            left, mtop, right, bottom = f.getbbox(glyph)
+            left, mtop, right, bottom = ink(glyph, px)
             mx = x + (width - (right - left)) / 2 - left
             my = top - 1 - bottom  # the mark's lowest ink one pixel above the letter
             draw.text((mx, my), glyph, fill=fill, font=f)
             top = my + mtop
         x += width
+
+
+@lru_cache(maxsize=256)
+def ink(glyph: str, px: int = LABEL_PX) -> tuple[int, int, int, int]:
+    """Where ``glyph`` leaves ink, drawn at (0, 0): (left, top, right, bottom) in px, as measured on pixels
+    (Pillow's own boxes of spacing marks reach down to the baseline)."""
+    probe = Image.new("L", (3 * px, 3 * px), 0)
+    ImageDraw.Draw(probe).text((0, 0), glyph, fill=255, font=font(px))
+    return probe.getbbox() or (0, 0, 0, 0)
 
 
 def fit(text: str, width: int, px: int = LABEL_PX) -> list[str]:
