@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import difflib
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -13,6 +16,42 @@ from core import __version__
 from core.errors import DiffusionVizError
 
 SUBCOMMANDS = ("train", "sample", "evaluate", "export", "vlb", "invert", "playground", "theory", "analyse", "samplers")
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line (the usage block is one ``--help`` away)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def progress_bar(total: int | None, what: str):
+    """A tqdm bar on stderr (only on a terminal: a log file gets the result lines alone)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=what, unit=" " + what.split()[-1], file=sys.stderr, disable=None, leave=False)
+
+
+def _window_problem(image: str | None) -> str | None:
+    """Why the window cannot open (a mistyped command, a missing image, no display), or None."""
+    if image is not None and not Path(image).exists():
+        if Path(image).suffix == "" and os.sep not in image:
+            near = difflib.get_close_matches(image, SUBCOMMANDS, n=1)
+            hint = f"did you mean {near[0]}? " if near else ""
+            return f"{image!r} is neither a command ({hint}commands: {', '.join(SUBCOMMANDS)}) nor an image file"
+        return f"{Path(image).absolute()} does not exist"
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if sys.platform.startswith("linux") and not platform:
+        if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+            return (
+                "no display to open the window on (DISPLAY is not set); the commands "
+                f"({', '.join(SUBCOMMANDS)}) run without one"
+            )
+        import ctypes.util
+
+        if not os.environ.get("WAYLAND_DISPLAY") and ctypes.util.find_library("xcb-cursor") is None:
+            return "Qt needs the library xcb-cursor0 to open a window: sudo apt-get install libxcb-cursor0"
+    return None
 
 
 def _positive_int(text: str) -> int:
@@ -93,16 +132,26 @@ def _add_model_arg(p) -> None:
 
 
 def _add_sampler_args(p) -> None:
-    p.add_argument("--sampler", choices=("ddpm", "ddim"), default="ddim")
-    p.add_argument("--steps", type=_positive_int, default=50, help="DDIM steps (DDPM always runs every step)")
-    p.add_argument("--eta", type=float, default=0.0, help="DDIM η: 0 deterministic, 1 DDPM-like")
+    # The window's reverse panel starts on the same: DDPM, σ² = β̃_t, seed 0 (and DDIM 50, η = 0 once picked).
+    p.add_argument("--sampler", choices=("ddpm", "ddim"), default="ddpm", help="default: %(default)s")
+    p.add_argument(
+        "--steps", type=_positive_int, default=50, help="DDIM steps; DDPM always runs every step (default: %(default)s)"
+    )
+    p.add_argument("--eta", type=float, default=0.0, help="DDIM η: 0 deterministic, 1 DDPM-like (default: %(default)s)")
     p.add_argument(
         "--variance",
         choices=("fixed_small", "fixed_large"),
         default="fixed_small",
-        help="DDPM σ²: β̃_t (fixed_small) or β_t (fixed_large)",
+        help="DDPM σ²: β̃_t (fixed_small) or β_t (fixed_large) (default: %(default)s)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+
+
+def _add_animation_args(p) -> None:
+    p.add_argument("--fps", type=float, default=20.0, help="frames per second (default: %(default)s)")
+    p.add_argument(
+        "--hold", type=float, default=1.5, help="seconds the last frame stays before the loop (default: %(default)s)"
+    )
 
 
 DESCRIPTION = (
@@ -127,7 +176,7 @@ examples:
 
 
 def build_window_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="diffusion-viz",
         description=DESCRIPTION,
         epilog=EPILOG,
@@ -148,20 +197,24 @@ def build_window_parser() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="diffusion-viz", description=DESCRIPTION)
+    parser = ArgumentParser(prog="diffusion-viz", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"diffusion-viz {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_train(sub)
     theory_command.add_parser(sub)
     samplers_command.add_parser(sub)
 
-    p = sub.add_parser("sample", help="write a grid of samples from a model (default: DDIM, 100 steps, η = 1)")
+    p = sub.add_parser(
+        "sample",
+        help="write a grid of samples from a model (default: DDIM, 100 steps, η = 1)",
+        description="A grid of samples from pure noise. Defaults: DDIM, 100 steps, η = 1 (see the model card).",
+    )
     _add_model_arg(p)
     _add_sampler_args(p)
     # A grid is judged by its look: stochastic DDIM at 100 steps draws samples as close to the data as DDPM's 1000
     # steps in a tenth of the time; deterministic DDIM 50 smears (emoji32's card measures all three).
-    p.set_defaults(steps=100, eta=1.0)
-    p.add_argument("--out", required=True, help="PNG file to write")
+    p.set_defaults(sampler="ddim", steps=100, eta=1.0)
+    p.add_argument("--out", required=True, help="the PNG file to write (its name ends in .png)")
     p.add_argument("--n", type=_positive_int, default=64, help="number of samples (default 64)")
 
     p = sub.add_parser("evaluate", help="held-out bits/dim from the variational bound")
@@ -187,9 +240,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--crops-per-photo", type=int, default=4, help="--denoise: random-scale crops besides each whole photo"
     )
 
-    p = sub.add_parser("export", help="write a forward scrub or a reverse run as a GIF (no window)")
+    p = sub.add_parser(
+        "export",
+        help="write a forward scrub or a reverse run as a GIF, WebP or MP4 (no window)",
+        description="A forward scrub, a reverse run or a comparison as an animation for a slide: the format "
+        "follows --out's extension (.gif, .webp, .mp4); pictures about 256 px on the long side; the last frame "
+        "held 1.5 s. The defaults are the window's (DDPM, σ² = β̃_t, seed 0).",
+    )
     p.add_argument("image", metavar="IMAGE", help="the image to noise (forward) or to denoise from (reverse)")
-    p.add_argument("--out", required=True, help="the GIF to write")
+    p.add_argument("--out", required=True, help="the animation to write: NAME.gif, NAME.webp or NAME.mp4")
     p.add_argument("--mode", choices=("forward", "reverse", "compare"), default="reverse")
     p.add_argument(
         "--runs",
@@ -212,7 +271,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="model",
         help="forward: the schedule to noise with (default: the model's)",
     )
-    p.add_argument("--fps", type=float, default=20.0)
+    _add_animation_args(p)
+    p.add_argument(
+        "--side",
+        type=_positive_int,
+        default=None,
+        help="forward: the long side of the pictures in px, noised at that size (default 256; 512 = the "
+        "window's full size)",
+    )
     p.add_argument(
         "--stride",
         type=_positive_int,
@@ -245,9 +311,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("invert", help="DDIM inversion: an image to x_T and back, as a GIF; prints the PSNR")
     p.add_argument("image", metavar="IMAGE", help="the image (centre-cropped and resized to the model's size)")
     _add_model_arg(p)
-    p.add_argument("--steps", type=_positive_int, default=50, help="DDIM steps each way (η = 0 always)")
-    p.add_argument("--out", required=True, help="the GIF to write: x_0 | x_t up to x_T and back down")
-    p.add_argument("--fps", type=float, default=20.0)
+    p.add_argument(
+        "--steps", type=_positive_int, default=50, help="DDIM steps each way, η = 0 always (default: %(default)s)"
+    )
+    p.add_argument("--out", required=True, help="the animation (.gif, .webp, .mp4): x_0 | x_t up to x_T | back down")
+    _add_animation_args(p)
     p.add_argument("--scale", type=_positive_int, default=None, help="nearest-neighbour scale (default: to ≈256 px)")
 
     analyse.add_parser(sub)
@@ -291,10 +359,15 @@ def _run_sample(args) -> int:
     from core.training.evaluate import describe, sample_grid_images
 
     out = check_target(args.out)  # before sampling, so a bad path costs no waiting
+    if out.suffix.lower() != ".png":
+        raise DiffusionVizError(f"{out}: the grid is written as a PNG; end the name in .png")
     model = _load(args)
     config = _sampler_config(args)
     print(f"model: {describe(model)}", flush=True)
-    images = sample_grid_images(model, config, args.n, size=_run_size(model, args))
+    with progress_bar(None, "sampling steps") as bar:
+        images = sample_grid_images(
+            model, config, args.n, progress=lambda n, total: _advance(bar, n, total), size=_run_size(model, args)
+        )
     save_grid(images, out)
     steps = min(config.steps, model.schedule.T)  # DDIM visits at most every step
     how = "DDPM, every step" if config.sampler == "ddpm" else f"DDIM {steps} steps, η = {config.eta:g}"
@@ -316,7 +389,15 @@ def _run_evaluate(args) -> int:
     if args.num_images:
         images = images[: args.num_images]
     print(f"evaluating {len(images)} held-out images, stride {args.stride} …", flush=True)
-    result = evaluate_bpd(model, images, batch_size=args.batch_size, stride=args.stride, seed=args.seed)
+    with progress_bar(len(images), "evaluating images") as bar:
+        result = evaluate_bpd(
+            model,
+            images,
+            batch_size=args.batch_size,
+            stride=args.stride,
+            seed=args.seed,
+            progress=lambda n, total: _advance(bar, n, total),
+        )
     print(
         f"held-out bits/dim: {result['bpd']:.3f} ± {result['bpd_sem']:.3f} (standard error over "
         f"{result['images']} images; prior term L_T {result['prior_bpd']:.2e})"
@@ -324,18 +405,40 @@ def _run_evaluate(args) -> int:
     return 0
 
 
+def _advance(bar, done: int, total: int | None = None) -> None:
+    """Move a progress bar to ``done`` of ``total``."""
+    if total is not None and bar.total != total:
+        bar.total = total
+        bar.refresh()
+    bar.update(done - bar.n)
+
+
+def _tick(bar) -> bool:
+    """One step on a progress bar; False: a run's ``cancelled`` hook that never cancels."""
+    bar.update()
+    return False
+
+
 def _run_export(args) -> int:
     from core.diffusion.schedules import NoiseSchedule, index_from_paper_t
-    from core.imaging.export import check_target, write_gif
+    from core.imaging.export import animation_format, check_target, write_animation
     from core.imaging.images import fit_long_side, load_image
-    from core.runs.pictures import default_stride, forward_pictures, reverse_pictures
+    from core.runs.pictures import (
+        FULL_SIDE,
+        SLIDE_SIDE,
+        default_stride,
+        forward_pictures,
+        reverse_pictures,
+        scale_for,
+    )
     from core.runs.record import RunRecord, record_run
     from core.runs.spec import RunSpec
 
+    animation_format(args.out)  # an unknown extension is told before any work
     out = check_target(args.out)
     image = load_image(args.image)
     if args.mode == "compare":
-        from core.runs.compare import compare_chains, parse_runs
+        from core.runs.compare import compare_chains, parse_runs, total_ticks
         from core.runs.pictures import compare_pictures
 
         model = _load(args)
@@ -345,21 +448,31 @@ def _run_export(args) -> int:
             raise DiffusionVizError(f"--strength must lie in 1..{T} (the model's T), got {args.strength}")
         start = "pure noise" if args.strength is None else f"{Path(args.image).name} noised to t = {args.strength}"
         print(f"model: {model.name}; {len(runs)} runs from {start}, seed {args.seed}", flush=True)
-        ticks = list(compare_chains(runs, image, args.strength, seed=args.seed))
-        scale = args.scale or max(1, 128 // model.image_size)
-        titles = [r.title(ascii_only=True) for r in runs]
+        with progress_bar(total_ticks(runs, args.strength), "computing steps") as bar:
+            chains = compare_chains(runs, image, args.strength, seed=args.seed)
+            ticks = [tick for tick in chains if not _tick(bar)]
+        scale = args.scale or scale_for(model.image_size, 128)  # four columns of 128 px: one slide's width
+        one_model = len({r.model.name for r in runs}) == 1
+        titles = [r.title().rsplit(" (", 1)[0] if one_model else r.title() for r in runs]
         pictures = compare_pictures(
-            ticks, titles, stride=args.stride or default_stride(len(ticks)), scale=scale, label=not args.no_label
+            ticks,
+            titles,
+            what="xt" if args.view != "x0" else "x0",
+            stride=args.stride or default_stride(len(ticks)),
+            scale=scale,
+            label=not args.no_label,
         )
     elif args.mode == "forward":
         if args.schedule == "model":
             schedule = _load(args).schedule
         else:
             schedule = NoiseSchedule.from_name(args.schedule)
-        working = fit_long_side(image, 512)
-        scale = args.scale or max(1, 256 // max(working.shape[:2]))
+        # --side (256 px by default) sizes the pictures; --scale K instead enlarges the window's own
+        # pictures (up to 512 px) K times.
+        side = None if args.scale and not args.side else (args.side or SLIDE_SIDE)
+        working = fit_long_side(image, max(side or 0, FULL_SIDE))
         stride = args.stride or default_stride(schedule.T + 1)
-        pictures = forward_pictures(schedule, working, args.seed, stride, scale, not args.no_label)
+        pictures = forward_pictures(schedule, working, args.seed, stride, args.scale or 1, not args.no_label, side)
     else:
         model = _load(args)
         T = model.schedule.T
@@ -369,9 +482,10 @@ def _run_export(args) -> int:
         config = _sampler_config(args)
         print(f"model: {model.name}; {config.sampler} from t = {strength} of {T}", flush=True)
         record = RunRecord(RunSpec(model, config, image, index_from_paper_t(strength)))
-        record_run(record)
+        with progress_bar(None, "denoising steps") as bar:
+            record_run(record, cancelled=lambda: _tick(bar))
         frames = record.frames.snapshot()
-        scale = args.scale or max(1, 256 // model.image_size)
+        scale = args.scale or scale_for(model.image_size, args.side or SLIDE_SIDE)
         content, view = ("pred", "x0") if args.content == "x0" else (args.content, args.view)
         pictures = reverse_pictures(
             frames,
@@ -383,8 +497,9 @@ def _run_export(args) -> int:
             scale=scale,
             label=not args.no_label,
         )
-    write_gif(pictures, out, args.fps)
-    print(f"wrote {len(pictures)} frames to {out}")
+    write_animation(pictures, out, args.fps, args.hold)
+    h, w = pictures[0].shape[:2]
+    print(f"wrote {len(pictures)} frames of {w}×{h} to {out} ({out.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 
@@ -403,7 +518,8 @@ def _run_vlb(args) -> int:
     print(
         f"model: {model.name}; {model.schedule.T} terms of {Path(args.image).name} at {model.image_size}²", flush=True
     )
-    terms, prior = bound_per_t(model, x0, seed=args.seed)
+    with progress_bar(model.schedule.T, "computing terms") as bar:
+        terms, prior = bound_per_t(model, x0, seed=args.seed, progress=lambda n, total: _advance(bar, n, total))
     write_bound_csv(out, terms, prior)
     if plot is not None:
         write_bound_plot(plot, terms, prior, title=f"{Path(args.image).name} under {model.name}")
@@ -416,24 +532,22 @@ def _run_vlb(args) -> int:
 
 
 def _run_invert(args) -> int:
-    from core.imaging.export import check_target, compose, write_gif
+    from core.imaging.export import animation_format, check_target, write_animation
     from core.imaging.images import load_image
-    from core.imaging.scaling import noise_to_uint8, tensor_to_images
     from core.runs.inversion import inversion_frames
+    from core.runs.pictures import SLIDE_SIDE, inversion_pictures, scale_for
 
+    animation_format(args.out)
     out = check_target(args.out)
     image = load_image(args.image)
     model = _load(args)
     print(f"model: {model.name}; DDIM inversion with {args.steps} steps each way (η = 0)", flush=True)
-    frames = list(inversion_frames(model, image, args.steps))
-    scale = args.scale or max(1, 256 // model.image_size)
-    x0 = tensor_to_images(frames[0].x0)
-    pictures = [compose([x0, tensor_to_images(f.x)], scale, f"{f.phase} t={f.paper_t}") for f in frames[:-1]]
-    last, top = frames[-1], [f for f in frames if f.phase == "invert"][-1]
-    summary = [x0, noise_to_uint8(top.x), tensor_to_images(last.reconstruction)]
-    pictures += [compose(summary, scale, f"x0 | x_T | back: PSNR {last.psnr:.1f} dB")] * 20  # hold the result
-    write_gif(pictures, out, args.fps)
-    print(f"reconstruction PSNR {last.psnr:.2f} dB (x_0 → x_T → x_0); wrote {out}")
+    with progress_bar(2 * args.steps + 1, "inversion steps") as bar:
+        frames = [f for f in inversion_frames(model, image, args.steps) if not _tick(bar)]
+    scale = args.scale or scale_for(model.image_size, SLIDE_SIDE // 2)  # three columns: 384 px in all at 32²
+    pictures = inversion_pictures(frames, scale)
+    write_animation(pictures, out, args.fps, args.hold)
+    print(f"reconstruction PSNR {frames[-1].psnr:.2f} dB (x_0 → x_T → x_0); wrote {out}")
     return 0
 
 
@@ -469,7 +583,15 @@ def _run_train(args) -> int:
         photo_side=args.photo_side,
         holdout=args.holdout,
     )
-    summary = train(cfg, resume=args.resume, log=lambda m: print(m, flush=True))
+    with progress_bar(args.steps, "training steps") as bar:
+
+        def log(message: str) -> None:
+            step = re.match(r"step (\d+)/(\d+)", message)
+            if step:
+                _advance(bar, int(step[1]), int(step[2]))
+            bar.write(message, file=sys.stdout)
+
+        summary = train(cfg, resume=args.resume, log=log)
     if not summary["main_process"]:
         return 0
     print(
@@ -483,6 +605,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] not in SUBCOMMANDS:
         args = build_window_parser().parse_args(argv)
+        problem = _window_problem(args.image)
+        if problem is not None:  # said before Qt is touched: Qt without a display aborts the process
+            print(f"diffusion-viz: {problem}", file=sys.stderr)
+            return 2
         from app.gui import run
 
         return run(args.image, args.model, view=args.view, quit_after_ms=args.quit_after)

@@ -30,7 +30,9 @@ from app.panels.learned import LearnedPanel
 from app.panels.playground import PlaygroundPanel
 from app.panels.reverse import ReversePanel
 from app.state import ViewState
+from app.views import marks
 from app.views.analysis.dock import add_analysis_dock
+from app.views.banner import Banner
 from app.views.export_dialog import ExportDialog
 from app.views.guide import GUIDE, SHORTCUTS, TextDialog
 from app.views.plots import SchedulePlots
@@ -43,15 +45,16 @@ from core.device import describe_device
 from core.diffusion.schedules import SCHEDULE_NAMES, NoiseSchedule
 from core.diffusion.vlb import bound_per_t
 from core.errors import DiffusionVizError
-from core.imaging.export import write_gif, write_pngs
+from core.imaging.export import HOLD_S, write_animation, write_pngs
 from core.imaging.images import load_image
 from core.models.catalogue import bundled_choices, count_pictures
 from core.models.checkpoint import BUNDLED_MODEL, LoadedModel, load_model
 from core.models.domain import domain_line
 from core.runs import views
 from core.runs.chain import model_x0
-from core.runs.pictures import forward_pictures, reverse_pictures
+from core.runs.pictures import SLIDE_SIDE, compare_pictures, forward_pictures, reverse_pictures, scale_for
 
+ANIMATION_FILTER = "GIF (*.gif);;Animated WebP (*.webp);;MP4 video (*.mp4)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
 MAX_RECENT = 8
 MODEL_CHOICE = "model"
@@ -61,6 +64,7 @@ DEFAULT_SIZE = (1500, 940)  # fits a 1920×1080 screen; the reverse pictures get
 class MainWindow(QMainWindow):
     def __init__(self, settings: QSettings | None = None) -> None:
         super().__init__()
+        marks.install()  # before any widget: x̂₀ and ε̂ drawn whole, whatever the system's font (app.views.marks)
         self.setWindowTitle("diffusion-viz")
         self.settings = settings or QSettings("diffusion-viz", "diffusion-viz")
         self.state = ViewState()
@@ -112,6 +116,7 @@ class MainWindow(QMainWindow):
         self._bound_timer.timeout.connect(lambda: self.isVisible() and self.compute_bound())
 
         self.schedule_choice = QComboBox()
+        self.schedule_choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # never cut off
         self.schedule_choice.setToolTip("The schedule shown in the plots and used by the forward panel")
         self.schedule_T = QSpinBox()
         self.schedule_T.setRange(2, 10000)
@@ -121,9 +126,7 @@ class MainWindow(QMainWindow):
         self.schedule_T.editingFinished.connect(self._schedule_requested)
         self._fill_schedule_choices()
 
-        self.banner = QLabel()  # floats over the top of the window: a message never moves the layout
-        self.banner.setWordWrap(True)
-        self.banner.setStyleSheet("background:#fdecea; color:#611a15; padding:6px; border:1px solid #f5c6cb;")
+        self.banner = Banner()  # in the menu bar's empty part: a message neither moves nor covers anything
         self.banner.hide()
         self._banner_timer = QTimer(self)
         self._banner_timer.setSingleShot(True)
@@ -169,7 +172,7 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
-        self.banner.setParent(central)
+        self.banner.setParent(self.menuBar())
         self.banner.installEventFilter(self)  # a click dismisses it
 
         self.device_label = QLabel()
@@ -265,12 +268,7 @@ class MainWindow(QMainWindow):
 
     def show_message(self, text: str, error: bool = True) -> None:
         """One clear line for the user, in the window; nothing else changes."""
-        self.banner.setText(text)
-        self.banner.setStyleSheet(
-            "background:#fdecea; color:#611a15; padding:6px; border:1px solid #f5c6cb;"
-            if error
-            else "background:#e8f4fd; color:#0c3c60; padding:6px; border:1px solid #b6dcf7;"
-        )
+        self.banner.say(text, error)
         self._place_banner()
         self.banner.show()
         self.banner.raise_()
@@ -278,10 +276,9 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text, 12000)
 
     def _place_banner(self) -> None:
-        width = self.centralWidget().width() - 16
-        self.banner.setFixedWidth(max(width, 100))
-        self.banner.adjustSize()
-        self.banner.move(8, 4)
+        bar = self.menuBar()
+        menus = [bar.actionGeometry(a).right() for a in bar.actions()]
+        self.banner.place(bar, max(menus, default=0))
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -563,6 +560,7 @@ class MainWindow(QMainWindow):
     def _schedule_changed(self) -> None:
         self.plots.set_schedule(self.state.schedule)
         self.plots.set_t(self.state.t)
+        self.run_plots.set_shown_T(self.state.T)  # every plot's t-axis follows the schedule on show
         self._sync_schedule_widgets()
 
     # -- export --------------------------------------------------------------------------------
@@ -585,15 +583,23 @@ class MainWindow(QMainWindow):
             view_name=views.VIEW_NAMES[self.reverse.current_view()],
             has_truth=reverse and record.x0 is not None,
             parent=self,
+            full_side=None if reverse else max(self.state.working.shape[:2]),
         )
         if not dialog.exec():
             return
         if pngs:
             target = QFileDialog.getExistingDirectory(self, "Folder for PNG frames", str(Path.home()))
         else:
-            target, _ = QFileDialog.getSaveFileName(self, "Save GIF", str(Path.home() / "diffusion.gif"), "GIF (*.gif)")
+            target = self._animation_target("diffusion.gif")
         if target:
             self.export(target, reverse=reverse, pngs=pngs, wait=False, **dialog.options())
+
+    def _animation_target(self, name: str) -> str:
+        """Ask where to save an animation; the chosen filter's extension is added to a bare name."""
+        target, chosen = QFileDialog.getSaveFileName(self, "Save animation", str(Path.home() / name), ANIMATION_FILTER)
+        if target and not Path(target).suffix:
+            target += chosen[chosen.index("*") + 1 : chosen.index(")")] if "*" in chosen else ".gif"
+        return target
 
     def export_comparison_dialog(self) -> None:
         ticks = self.compare.ticks()
@@ -601,13 +607,13 @@ class MainWindow(QMainWindow):
             self.show_message("There is no comparison to export yet: Compare runs ▸ Run all first.")
             return
         size = ticks[0][0].x_t.shape[-1]
-        dialog = ExportDialog(False, default_scale=max(1, min(8, 128 // size)), frames=len(ticks), parent=self)
+        dialog = ExportDialog(False, default_scale=scale_for(size, 128), frames=len(ticks), parent=self)
         dialog.setWindowTitle("Export comparison")
         if not dialog.exec():
             return
-        target, _ = QFileDialog.getSaveFileName(self, "Save GIF", str(Path.home() / "compare.gif"), "GIF (*.gif)")
+        target = self._animation_target("compare.gif")
         if target:
-            options = {k: v for k, v in dialog.options().items() if k != "content"}
+            options = {k: v for k, v in dialog.options().items() if k not in ("content", "side")}
             self.export_comparison(target, wait=False, **options)
 
     def export_comparison(
@@ -618,12 +624,19 @@ class MainWindow(QMainWindow):
         scale: int = 4,
         label: bool = True,
         wait: bool = True,
+        hold_s: float = HOLD_S,
     ) -> bool:
-        """Write the comparison as one GIF of titled columns; on failure say why."""
-        return self._write(lambda: self.compare.export_pictures(stride, scale, label), target, False, fps, wait)
+        """Write the comparison as one animation of titled columns, showing what the screen shows; on failure say why."""
+        ticks, what = self.compare.ticks(), self.compare.show_what.currentData()
+        titles = list(self.compare.short_titles)
+
+        def pictures():
+            return compare_pictures(ticks, titles, what=what, stride=stride, scale=scale, label=label)
+
+        return self._write(pictures, target, False, fps, wait, hold_s)
 
     def export_playground_dialog(self) -> None:
-        target, _ = QFileDialog.getSaveFileName(self, "Save GIF", str(Path.home() / "playground.gif"), "GIF (*.gif)")
+        target = self._animation_target("playground.gif")
         if target:
             self.export_playground(target, wait=False)
 
@@ -643,8 +656,13 @@ class MainWindow(QMainWindow):
         scale: int = 1,
         label: bool = True,
         wait: bool = True,
+        hold_s: float = HOLD_S,
+        side: int = SLIDE_SIDE,
     ) -> bool:
-        """Write the reverse run or the forward scrub; on failure say why (no partial file is left)."""
+        """Write the reverse run or the forward scrub; on failure say why (no partial file is left).
+
+        The forward scrub's pictures are ``side`` px on the long side (256 for slides by default).
+        """
         if reverse:
             record, view = self.reverse.session.record, self.reverse.current_view()  # read here, on the GUI thread
 
@@ -663,11 +681,13 @@ class MainWindow(QMainWindow):
             schedule, working, seed = self.state.schedule, self.state.working, self.state.seed
 
             def pictures():
-                return forward_pictures(schedule, working, seed, stride, scale, label)
+                return forward_pictures(schedule, working, seed, stride, 1, label, side)
 
-        return self._write(pictures, target, pngs, fps, wait)
+        return self._write(pictures, target, pngs, fps, wait, hold_s)
 
-    def _write(self, make_pictures, target: str | Path, pngs: bool, fps: float, wait: bool = True) -> bool:
+    def _write(
+        self, make_pictures, target: str | Path, pngs: bool, fps: float, wait: bool = True, hold_s: float = HOLD_S
+    ) -> bool:
         """Every export's last step: compose, write as GIF or PNG frames, say what happened.
 
         ``wait=False`` (the menus) does it on the files worker and reports when done; the return value
@@ -679,7 +699,7 @@ class MainWindow(QMainWindow):
             if pngs:
                 write_pngs(pictures, target)
             else:
-                write_gif(pictures, target, fps)
+                write_animation(pictures, target, fps, hold_s)
             return len(pictures)
 
         def done(count: int) -> None:

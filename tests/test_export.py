@@ -8,19 +8,20 @@ from core.imaging.export import compose, write_gif
 
 def read_gif(path):
     with Image.open(path) as gif:
-        frames = []
+        frames, durations = [], []
         for i in range(gif.n_frames):
             gif.seek(i)
             frames.append(np.asarray(gif.convert("RGB")).astype(int))
-        return frames, gif.info["duration"]
+            durations.append(gif.info["duration"])
+        return frames, durations
 
 
 def test_white_background_and_black_label_come_back_exact(tmp_path):
     rng = np.random.default_rng(0)
     noisy = [compose([rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)], scale=2, label=f"t={t}") for t in range(5)]
     write_gif(noisy, tmp_path / "a.gif", fps=20)
-    frames, duration = read_gif(tmp_path / "a.gif")
-    assert len(frames) == 5 and duration == 50
+    frames, durations = read_gif(tmp_path / "a.gif")
+    assert durations == [50] * 4 + [50 + 1500]  # 20 fps, the last frame held 1.5 s
     for original, back in zip(noisy, frames, strict=True):
         white = (original == 255).all(axis=-1)
         black = (original == 0).all(axis=-1)

@@ -223,7 +223,7 @@ def test_compare_runs_four_presets_side_by_side_and_exports_them(window, qtbot, 
     out = tmp_path / "cmp.gif"
     assert window.export_comparison(out, stride=10, scale=2)
     with Image.open(out) as gif:
-        assert gif.n_frames == 7 and gif.size[0] == 4 * 16 + 3 * 2
+        assert gif.n_frames == 7 and gif.size[0] == 4 * 16 + 3 * 6  # four columns, 6 px apart
 
 
 def test_compare_runs_of_identical_settings_are_identical(window, qtbot):

@@ -6,7 +6,6 @@ from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QGridLayout,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QSlider,
@@ -19,10 +18,13 @@ from app.state import ViewState
 from app.views.imageview import ImageView
 from core.diffusion.forward import ForwardPictures, IterativeChain, forward_noise
 from core.diffusion.schedules import index_from_paper_t
-from core.imaging.images import fit_long_side
 from core.imaging.scaling import NOISE_SHOWN_SIGMAS, float_to_uint8, uint8_to_unit
 
-ITERATIVE_MAX_SIDE = 128
+RESOLUTION_NOTE = (
+    "Noise hides more of a smaller picture at the same t: each pixel gets its own ε, so at 32² one pixel's noise "
+    "covers what 16 × 16 pixels carry at 512², and the eye averages less of it away. The reverse panel works at "
+    "the model's size, so its x_t looks noisier than this one at the same t."
+)
 READOUTS = (
     ("t", "t ="),
     ("sqrt_abar", "√ᾱ_t ="),
@@ -45,9 +47,18 @@ class ForwardPanel(QWidget):
         self.view_x0 = ImageView("x₀")
         self.view_eps = ImageView(f"ε  (shown ±{NOISE_SHOWN_SIGMAS:g}σ)")
         self.view_xt = ImageView("x_t")
-        views = QHBoxLayout()
-        for view in (self.view_x0, self.view_eps, self.view_xt):
-            views.addWidget(view)
+        # x_t, the picture this panel is about, takes two thirds of the width and the full height; x₀ and ε
+        # stand one above the other beside it, so at the default size every picture is larger than in a row
+        # of three (whose narrow columns left ≈ 150 px pictures in tall grey boxes).
+        views = QGridLayout()
+        views.setSpacing(4)
+        views.addWidget(self.view_x0, 0, 0)
+        views.addWidget(self.view_eps, 1, 0)
+        views.addWidget(self.view_xt, 0, 1, 2, 1)
+        views.setColumnStretch(0, 1)
+        views.setColumnStretch(1, 2)
+        for view in (self.view_x0, self.view_eps):
+            view.setMinimumSize(90, 90)
 
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setAccessibleName("forward t")
@@ -79,11 +90,12 @@ class ForwardPanel(QWidget):
         self.iterative = QCheckBox("Step by step: iterate q(x_t | x_{t−1})")
         self.iterative.setToolTip(
             "Build x_t by t single steps of Eq. 2 with fresh noise each step, instead of the closed form (Eq. 4).\n"
-            f"Both have the same distribution. Computed at up to {ITERATIVE_MAX_SIDE} px."
+            "Both have the same distribution, and both are computed at the same size, so they look alike."
         )
         self.iterative.toggled.connect(state.set_iterative)
         self.info = QLabel()
         self.info.setWordWrap(True)
+        self.info.setToolTip(RESOLUTION_NOTE)
 
         controls = QGridLayout()
         controls.addWidget(self.slider, 0, 0, 1, 3)
@@ -125,7 +137,10 @@ class ForwardPanel(QWidget):
         h, w = self.state.image.shape[:2]
         wh, ww = working.shape[:2]
         shown = "" if (h, w) == (wh, ww) else f", computed at {ww}×{wh}"
-        self.info.setText(f"{self.state.image_name}: {w}×{h}{shown}")
+        self.info.setText(
+            f"{self.state.image_name}: {w}×{h}{shown}. At the same t, noise hides more of a smaller picture "
+            "(hover for why)."
+        )
         self._noise_changed()
 
     def _noise_changed(self) -> None:
@@ -171,11 +186,10 @@ class ForwardPanel(QWidget):
         if self._pictures is None:
             return
         if self.state.iterative:
-            if self._chain is None:
-                small = uint8_to_unit(fit_long_side(self.state.working, ITERATIVE_MAX_SIDE))
-                self._chain = IterativeChain(s, small, seed=self.state.seed)
+            if self._chain is None:  # at the closed form's own size: the grain of the two must match
+                self._chain = IterativeChain(s, uint8_to_unit(self.state.working), seed=self.state.seed)
             self.view_xt.set_image(float_to_uint8(self._chain.at(index)))
-            self.view_xt.set_caption(f"x_t by {t} single steps (Eq. 2, {ITERATIVE_MAX_SIDE} px)")
+            self.view_xt.set_caption(f"x_t by {t} single steps (Eq. 2)")
             return
         self.view_xt.set_image(self._pictures.at(s, index))
         self.view_xt.set_caption("x_t  (Eq. 4, closed form)")

@@ -1,7 +1,8 @@
-"""The Export ▸ GIF / PNG dialog: what to export and how.
+"""The Export dialog: what to export and how.
 
-Defaults make a GIF a person would post: about 60 frames (a stride chosen from the run's length),
-20 fps, scaled to about 256 px. *Every frame* is one click away.
+Defaults make an animation a person would put on a slide: about 60 frames (a stride chosen from the
+run's length), 20 fps, pictures about 256 px on the long side, the last frame held 1.5 s. *Every frame*
+and *Full size* are one click away. The format (GIF, WebP, MP4) follows the file name's extension.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from PySide6.QtWidgets import (
     QSpinBox,
 )
 
-from core.runs.pictures import default_stride
+from app.views.marks import mark
+from core.imaging.export import HOLD_S
+from core.runs.pictures import FULL_SIDE, SLIDE_SIDE, default_stride
 
 CONTENTS = {
     "x_t and the prediction side by side": "both",
@@ -36,7 +39,9 @@ class ExportDialog(QDialog):
         view_name: str = "x̂₀",
         has_truth: bool = False,
         parent=None,
+        full_side: int | None = None,
     ) -> None:
+        """``full_side`` (the forward scrub): the long side of the full-size pictures; the default is 256 px."""
         super().__init__(parent)
         self.setWindowTitle("Export reverse run" if reverse else "Export forward scrub")
         self.frames = frames
@@ -44,7 +49,7 @@ class ExportDialog(QDialog):
         self.content = QComboBox()
         for text, key in CONTENTS.items():
             if key != "all" or has_truth:
-                self.content.addItem(text.replace("the prediction", view_name), key)
+                self.content.addItem(mark(text.replace("the prediction", view_name)), key)
         if reverse:
             form.addRow("Show", self.content)
         self.fps = QDoubleSpinBox()
@@ -60,11 +65,25 @@ class ExportDialog(QDialog):
         form.addRow(self.every)
         self.summary = QLabel()
         form.addRow(self.summary)
+        self.hold = QDoubleSpinBox()
+        self.hold.setRange(0, 10)
+        self.hold.setSingleStep(0.5)
+        self.hold.setValue(HOLD_S)
+        self.hold.setSuffix(" s")
+        form.addRow("Hold the last frame", self.hold)
         self.scale = QSpinBox()
         self.scale.setRange(1, 16)
         self.scale.setValue(default_scale)
-        form.addRow("Scale (nearest neighbour)", self.scale)
-        self.label = QCheckBox("Write t on each frame")
+        self.full = QCheckBox()
+        self.full_side = SLIDE_SIDE
+        if full_side is None:
+            form.addRow("Scale (nearest neighbour)", self.scale)
+        else:
+            side = min(full_side, FULL_SIDE)
+            self.full.setText(f"Full size ({side} px on the long side; {SLIDE_SIDE} px otherwise, for slides)")
+            self.full_side = side
+            form.addRow(self.full)
+        self.label = QCheckBox("Write t and titles on each frame")
         self.label.setChecked(True)
         form.addRow(self.label)
         for signal in (self.stride.valueChanged, self.fps.valueChanged, self.every.toggled):
@@ -80,7 +99,7 @@ class ExportDialog(QDialog):
 
     def _summarise(self) -> None:
         n = -(-self.frames // self.chosen_stride())
-        self.summary.setText(f"{n} frames, {n / self.fps.value():.1f} s")
+        self.summary.setText(f"{n} frames, {n / self.fps.value():.1f} s (GIF, WebP or MP4: the file name says)")
 
     def options(self) -> dict:
         return {
@@ -89,4 +108,6 @@ class ExportDialog(QDialog):
             "stride": self.chosen_stride(),
             "scale": self.scale.value(),
             "label": self.label.isChecked(),
+            "hold_s": self.hold.value(),
+            "side": self.full_side if self.full.isChecked() else SLIDE_SIDE,
         }

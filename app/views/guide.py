@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
+
+from app.views.marks import math_html
 
 SHORTCUTS = """
 <h3>Keyboard</h3>
@@ -14,6 +18,8 @@ SHORTCUTS = """
 <tr><td><b>Ctrl+O</b>, <b>Ctrl+V</b></td><td>Open an image, paste an image</td></tr>
 <tr><td><b>Ctrl+M</b></td><td>Open a model folder</td></tr>
 <tr><td><b>Ctrl+E</b></td><td>Export the reverse run as a GIF</td></tr>
+<tr><td><b>F1</b></td><td>The guide: what each view shows and which equation draws it</td></tr>
+<tr><td><b>Esc</b></td><td>Close this page or the guide</td></tr>
 <tr><td><b>Ctrl+Q</b></td><td>Quit</td></tr>
 </table>
 <p>Keys act on the panel that has the focus: a click on a panel gives it the focus.</p>
@@ -34,6 +40,12 @@ Training draws a random t and this x<sub>t</sub>, so it needs no loop over t.</l
 N(0, a) + N(0, b) = N(0, a + b). Note the mean is √(1−β<sub>t</sub>) · x<sub>t−1</sub>, not √(1−β<sub>t</sub> x<sub>t−1</sub>);
 and x<sub>3</sub> = √α<sub>3</sub> x<sub>2</sub> + √(1−α<sub>3</sub>) ε<sub>3</sub>, which composes to
 √(α<sub>1</sub>α<sub>2</sub>α<sub>3</sub>) x<sub>0</sub> + √(1−α<sub>1</sub>α<sub>2</sub>α<sub>3</sub>) ε̄.</li>
+<li><b>Why the same t looks noisier at a smaller size.</b> Every pixel gets its own ε, and the eye averages
+neighbouring pixels. At 512 px a detail covers many pixels, so their noise averages away and the picture shows
+through; at 32² (the model's size) the same detail is one pixel with one draw of noise, and it is hidden. So the
+reverse panel's start at t looks like confetti while the forward x<sub>t</sub> at the same t still shows the image:
+same ᾱ<sub>t</sub>, same SNR per pixel, less averaging. For the same reason <b>Step by step</b> is computed at the
+closed form's own size: computed smaller and enlarged, its grain would be coarser and it would look noisier.</li>
 <li><b>Read-outs</b>: √ᾱ<sub>t</sub> (how much image is left), √(1−ᾱ<sub>t</sub>) (how much noise), SNR = ᾱ<sub>t</sub>/(1−ᾱ<sub>t</sub>),
 and ᾱ<sub>T</sub>: sampling assumes x<sub>T</sub> is pure noise, so ᾱ<sub>T</sub> should be near 0.</li>
 </ul>
@@ -158,9 +170,13 @@ class TextDialog(QDialog):
         self.setWindowTitle(title)
         self.resize(720, 640)
         self.text = QTextBrowser()
-        self.text.setHtml(html)
+        self.text.setHtml(math_html(html))  # every x̂ and ε̂ in the shipped font, whose hats sit on their letters
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
+        # The text browser has the focus and would keep Esc to itself: the dialog takes it first.
+        close = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+        close.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        close.activated.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(self.text)
         layout.addWidget(buttons)

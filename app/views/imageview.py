@@ -7,6 +7,8 @@ from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from app.views.marks import mark
+
 
 class ImageView(QWidget):
     """Paints the newest image straight from its buffer (no QPixmap round trip).
@@ -71,6 +73,7 @@ class ImageView(QWidget):
             painter.drawText(area, Qt.AlignmentFlag.AlignCenter, "—")
         painter.setPen(self.palette().windowText().color())
         # The caption sits just above the picture, wherever the picture ends up.
-        caption = self.fontMetrics().elidedText(self.caption, Qt.TextElideMode.ElideRight, self.width() - 4)
+        # mark(): x̂₀ as one glyph of the shipped marks font, so its hat cannot drift (app.views.marks)
+        caption = self.fontMetrics().elidedText(mark(self.caption), Qt.TextElideMode.ElideRight, self.width() - 4)
         painter.drawText(QRect(0, top - caption_h, self.width(), caption_h), Qt.AlignmentFlag.AlignCenter, caption)
         painter.end()

@@ -85,8 +85,10 @@ class IterativeChain:
         self._cache: dict[int, torch.Tensor] = {-1: self._x0}
 
     def noise(self, t: int) -> torch.Tensor:
-        rng = np.random.default_rng([self.seed, t])
-        return torch.from_numpy(rng.standard_normal(tuple(self._x0.shape), dtype=np.float32))
+        # torch's generator draws a 512² picture's noise about 4× faster than numpy's, which matters at the
+        # closed form's own size; seeded by (seed, t), so step t's noise never depends on the path taken.
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + t)
+        return torch.randn(tuple(self._x0.shape), generator=gen)
 
     def at(self, t: int) -> np.ndarray:
         """x at array index t (−1 is x_0)."""

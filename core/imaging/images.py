@@ -44,7 +44,7 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     raises :class:`ImageLoadError` with a message for the user.
     """
     path = Path(path)
-    name = path.name or str(path)
+    name = str(path.expanduser().absolute())  # the full path: "missing.jpg" alone does not say where it was looked for
     if path.is_dir():
         raise ImageLoadError(f"{name} is a folder, not an image")
     if not path.exists():

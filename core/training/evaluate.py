@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +37,12 @@ def evaluate_bpd(
     stride: int = 10,
     seed: int = 0,
     variance: str = "fixed_small",
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict:
-    """Mean bits/dim of uint8 images [N, H, W, C] under the model's bound."""
+    """Mean bits/dim of uint8 images [N, H, W, C] under the model's bound.
+
+    ``progress(done, total)`` is called after each batch with the number of images evaluated so far.
+    """
     gen = torch.Generator(device="cpu").manual_seed(seed)
     totals, priors = [], []
     for start in range(0, len(images), batch_size):
@@ -54,6 +59,8 @@ def evaluate_bpd(
         )
         totals.append(result["total"].cpu())
         priors.append(result["prior"].cpu())
+        if progress is not None:
+            progress(min(start + batch_size, len(images)), len(images))
     total = torch.cat(totals)
     return {
         "bpd": float(total.mean()),
@@ -64,21 +71,22 @@ def evaluate_bpd(
     }
 
 
-def sample_grid_images(model: LoadedModel, config: SamplerConfig, n: int, size: int | None = None) -> np.ndarray:
-    """n samples from pure noise as uint8 [n, H, W, C], at ``size``² (default: the model's own size)."""
+def sample_grid_images(
+    model: LoadedModel,
+    config: SamplerConfig,
+    n: int,
+    progress: Callable[[int, int], None] | None = None,
+    size: int | None = None,
+) -> np.ndarray:
+    """n samples from pure noise as uint8 [n, H, W, C] at ``size``² (default: the model's own size);
+    ``progress(step, steps)`` after each step."""
     gen = torch.Generator(device="cpu").manual_seed(config.seed)
     side = size or model.image_size
     x = randn((n, model.channels, side, side), gen, model.device)
-    last = final_step(
-        sample_loop(
-            model,
-            model.schedule,
-            config,
-            x,
-            prediction=model.prediction,
-            generator=gen,
-        )
-    )
+    steps = sample_loop(model, model.schedule, config, x, prediction=model.prediction, generator=gen)
+    if progress is not None:
+        steps = (progress(s.n + 1, s.num_steps) or s for s in steps)
+    last = final_step(steps)
     return tensor_to_images(last.x_prev)
 
 
