@@ -52,6 +52,7 @@ def test_a_convolutional_model_offers_its_sizes_and_the_run_uses_the_one_picked(
     window.reverse.session.set_spec(window.reverse.spec())
     x, x0 = window.reverse.session.start()
     assert tuple(x.shape[-2:]) == (64, 64) and tuple(x0.shape[-2:]) == (64, 64)
+    assert "centre-cropped to 64×64" in window.reverse.note.text()
 
 
 def _bound_of(window, qtbot, image):

@@ -283,7 +283,7 @@ class ReversePanel(QWidget):
         self.eta.setEnabled(ddim)
         from_noise = self.start_from.currentText() == START_NOISE
         index = self.start_index()
-        self.note.setText(explain_start(self.model, from_noise, self.state.image is not None, index))
+        self.note.setText(explain_start(self.model, from_noise, self.state.image is not None, index, self.run_size()))
         try:
             spec = self.spec()
         except ValueError as exc:  # a setting no run can have: say so, keep what is on show
