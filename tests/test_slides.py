@@ -4,7 +4,6 @@ import av
 import numpy as np
 import pytest
 import torch
-from core.runs.pictures import inversion_pictures, reverse_pictures
 from PIL import Image, ImageDraw
 
 from app.cli import main
@@ -16,6 +15,7 @@ from core.models.checkpoint import save_model
 from core.models.unet import UNet, UNetConfig
 from core.runs.chain import Frame
 from core.runs.inversion import InversionFrame
+from core.runs.pictures import inversion_pictures, reverse_pictures
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.state import ViewState
 from app.views.imageview import ImageView
+from app.views.marks import mark
 from app.views.player import Player
 from app.workers.inference import Worker
 from core.diffusion.samplers import SamplerConfig
@@ -60,7 +61,7 @@ class RunRow:
         self.eta.setValue(config.eta)
         self.eta.setPrefix("η ")
         self.variance = QComboBox()
-        self.variance.addItem("σ² = β̃_t", "fixed_small")
+        self.variance.addItem(mark("σ² = β̃_t"), "fixed_small")
         self.variance.addItem("σ² = β_t", "fixed_large")
         self.model = QComboBox()
         self.sampler.currentIndexChanged.connect(self.sync)
@@ -118,7 +119,7 @@ class ComparePanel(QWidget):
         self.seed.setPrefix("seed ")
         self.show_what = QComboBox()
         self.show_what.addItem("x_t", "xt")
-        self.show_what.addItem("x̂₀", "x0")
+        self.show_what.addItem(mark("x̂₀"), "x0")
         self.show_what.currentIndexChanged.connect(self.player.repaint)
         self.run_button = QPushButton("Run all")
         self.run_button.setToolTip("Start every checked run from one start; they advance by fraction of their own run")

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from app.state import ViewState
 from app.views.imageview import ImageView
+from app.views.marks import mark, tooltip
 from app.views.player import Player
 from app.workers.inference import Worker
 from core.diffusion.samplers import SamplerConfig
@@ -89,9 +90,11 @@ class ReversePanel(QWidget):
         self.sampler.addItem("DDIM", "ddim")
         self.sampler.setToolTip("DDPM: Algorithm 2 of Ho et al., every step. DDIM: Eq. 12 of Song et al., any steps.")
         self.variance = QComboBox()
-        self.variance.addItem("σ² = β̃_t", "fixed_small")
+        self.variance.addItem(mark("σ² = β̃_t"), "fixed_small")
         self.variance.addItem("σ² = β_t", "fixed_large")
-        self.variance.setToolTip("DDPM's reverse variance: the posterior's β̃_t or the forward β_t (both in Ho et al.)")
+        self.variance.setToolTip(
+            tooltip("DDPM's reverse variance: the posterior's β̃_t or the forward β_t (both in Ho et al.)")
+        )
         self.steps = QSpinBox()
         self.steps.setRange(1, 1000)
         self.steps.setValue(50)
@@ -110,9 +113,11 @@ class ReversePanel(QWidget):
         self.start_from.setToolTip("Pure noise x_T, or the forward panel's image noised to its t (SDEdit)")
         self.view = QComboBox()
         self.view.setToolTip(
-            "What the second picture shows, converted from the network's own output:\n"
-            "x̂₀ = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t, ε̂, v̂ = √ᾱ_t ε̂ − √(1−ᾱ_t) x̂₀, score s_θ = −ε̂/√(1−ᾱ_t).\n"
-            "Noise-like maps are shown at ±3σ of their own scale."
+            tooltip(
+                "What the second picture shows, converted from the network's own output:\n"
+                "x̂₀ = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t, ε̂, v̂ = √ᾱ_t ε̂ − √(1−ᾱ_t) x̂₀, score s_θ = −ε̂/√(1−ᾱ_t).\n"
+                "Noise-like maps are shown at ±3σ of their own scale."
+            )
         )
         self.speed = self.player.speed
         self.smooth = QCheckBox("smooth")
