@@ -22,3 +22,11 @@ def test_a_photo_far_outside_gets_one_line_naming_the_model_that_fits_and_an_emo
 def test_a_model_without_an_evaluation_says_nothing(tmp_path):
     assert domain_line(SimpleNamespace(path=tmp_path, name="mine"), 50.0) is None
     assert domain_line(SimpleNamespace(path=None, name="mine"), 50.0) is None
+
+
+def test_the_model_menu_lists_both_networks_and_the_closed_forms_of_their_data():
+    from core.models.catalogue import bundled_choices
+
+    labels = [c.label for c in bundled_choices()]
+    assert labels[:2] == ["emoji32", "photo"]
+    assert {"ideal:emoji", "gaussian:emoji", "gaussian:photos"} <= set(labels)

@@ -182,7 +182,7 @@ class ComparePanel(QWidget):
 
     def _resolve(self, key: str) -> LoadedModel:
         """The model behind a menu key; runs on the worker thread (the ideal denoiser takes seconds to build)."""
-        if key == "model":
+        if key in ("model", None):  # None: a row whose menu lost its choice keeps to the open model
             return self.state.model
         if key == "ideal-training":
             return self.ideal_loader()

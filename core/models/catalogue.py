@@ -42,6 +42,17 @@ def bundled_choices() -> list[ModelChoice]:
             "ideal:emoji", "ideal:emoji", "the ideal denoiser of emoji32's training set: it only ever lands on one"
         )
     )
+    choices.append(
+        ModelChoice("gaussian:emoji", "gaussian:emoji", "the Gaussian (mean and covariance) of emoji32's training set")
+    )
+    if (MODELS / "photo" / "gaussian_spectrum.npz").is_file():
+        choices.append(
+            ModelChoice(
+                "gaussian:photos",
+                "gaussian:photos",
+                "the stationary Gaussian of the photo model's training photos: a Wiener filter per frequency",
+            )
+        )
     return choices
 
 
