@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-import core.training.data
+import core.imaging.datasets
 from app.cli import build_parser, main
 from core.diffusion.schedules import NoiseSchedule
 from core.models.checkpoint import load_model, save_model
@@ -172,7 +172,7 @@ def test_evaluate_prints_bits_per_dim(model_dir, tmp_path, capsys):
 
 
 def test_train_without_the_emoji_font_says_how_to_install(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(core.training.data, "EMOJI_FONT_PATHS", (str(tmp_path / "none.ttf"),))
+    monkeypatch.setattr(core.imaging.datasets, "EMOJI_FONT_PATHS", (str(tmp_path / "none.ttf"),))
     assert main(["train", "--data", "emoji", "--out", str(tmp_path / "run"), "--steps", "1"]) == 2
     assert "apt-get install fonts-noto-color-emoji" in capsys.readouterr().err
 
