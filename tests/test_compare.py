@@ -71,25 +71,21 @@ def test_the_runs_option_parses_and_refuses_nonsense(model):
 
 
 def test_models_of_different_sizes_share_one_comparison_each_at_its_own_size():
-    from core.models.checkpoint import LoadedModel
-    from core.models.unet import UNet, UNetConfig
     from core.runs.pictures import compare_pictures
 
-    def tiny(attention, size):
+    def tiny(attention, run_size=None):
         torch.manual_seed(0)
-        cfg = UNetConfig(
-            base_channels=8, channel_mults=(1, 2), attention_resolutions=attention, groups=4, image_size=size
-        )
-        arch = {"attention_resolutions": list(attention), "channel_mults": [1, 2]}
-        s = NoiseSchedule.cosine(40)
-        return LoadedModel(
-            UNet(cfg).eval(), s, "eps", size, 3, torch.device("cpu"), f"m{size}", config={"architecture": arch}
-        )
+        cfg = UNetConfig(base_channels=8, channel_mults=(1, 2), attention_resolutions=attention, groups=4, image_size=8)
+        config = {"architecture": {"attention_resolutions": list(attention), "channel_mults": [1, 2]}}
+        if run_size:
+            config["run_size"] = run_size
+        net = UNet(cfg).eval()
+        return LoadedModel(net, NoiseSchedule.cosine(40), "eps", 8, 3, torch.device("cpu"), "m", config=config)
 
-    conv, attn = tiny((), 8), tiny((4,), 8)
+    conv, attn = tiny((), run_size=64), tiny((4,))
     runs = [CompareRun(conv, SamplerConfig("ddim", steps=3)), CompareRun(attn, SamplerConfig("ddim", steps=3))]
-    ticks = list(compare_chains(runs, seed=0, size=16))
-    assert tuple(ticks[-1][0].x_t.shape[-2:]) == (16, 16)  # the convolutional model runs at the size asked
+    ticks = list(compare_chains(runs, seed=0))
+    assert tuple(ticks[-1][0].x_t.shape[-2:]) == (64, 64)  # the convolutional model at its default run size
     assert tuple(ticks[-1][1].x_t.shape[-2:]) == (8, 8)  # the one with attention at its own
     pictures = compare_pictures(ticks, ["conv", "attn"], label=False)
-    assert pictures[-1].shape[0] >= 16  # both columns shown at one display size
+    assert pictures[-1].shape[0] >= 64  # both columns shown at one display size

@@ -31,7 +31,8 @@ def test_guidance_samples_one_class(tmp_path, capsys):
 def test_memorisation_writes_the_curve_as_csv(tmp_path, capsys):
     out = tmp_path / "memo.csv"
     assert main(["playground", "--memorisation", "--sizes", "4", "--out", str(out)]) == 0
-    rows = list(csv.DictReader(out.open()))
+    with out.open() as f:
+        rows = list(csv.DictReader(f))
     assert [int(r["n"]) for r in rows] == [4]
     assert float(rows[0]["nn_to_training"]) < float(rows[0]["nn_to_fresh"])  # four points are copied
     assert "wrote" in capsys.readouterr().out

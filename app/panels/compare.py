@@ -168,10 +168,11 @@ class ComparePanel(QWidget):
             if self.ideal_loader is not None and self.ideal_loader(check_only=True):
                 choices.append((IDEAL_TRAINING_SET, "ideal-training"))
         choices += [(m.name, f"extra:{i}") for i, m in enumerate(self.extra_models)]
-        current = getattr(self.state.model, "path", None)
-        for choice in bundled_choices():  # loaded on the worker when a run first needs them
-            if current is None or str(current) != choice.spec:
-                choices.append((choice.label, f"spec:{choice.spec}"))
+        if self.state.model is not None:  # without a model no row runs; with one, it stays each row's default
+            current = getattr(self.state.model, "path", None)
+            for choice in bundled_choices():  # loaded on the worker when a run first needs them
+                if current is None or str(current) != choice.spec:
+                    choices.append((choice.label, f"spec:{choice.spec}"))
         for row in self.rows:
             keep = row.model.currentData()
             row.model.clear()

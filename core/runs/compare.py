@@ -21,7 +21,7 @@ from core.diffusion.samplers import SamplerConfig, Scheduler, make_scheduler
 from core.diffusion.schedules import NoiseSchedule, paper_t_from_index
 from core.errors import DiffusionVizError
 from core.models.checkpoint import LoadedModel
-from core.models.sizes import default_run_size, resolve_run_size, run_sizes
+from core.models.sizes import default_run_size
 from core.runs.chain import Frame, NonFiniteOutput, model_x0
 from core.runs.spec import start_index
 
@@ -169,14 +169,12 @@ def compare_chains(
 
 
 def run_side(model: LoadedModel, size: int | None) -> int:
-    """The side a compared run uses: ``size`` where the model runs at it, else the model's default size.
+    """The side a compared run uses: ``size`` when the caller gives one, else the model's default size.
 
     Models of different sizes share one row this way (the photo model at 128 px beside emoji32 at 32 px);
     the views show each at one display size.
     """
-    if size is not None and (int(size) in run_sizes(model) or resolve_run_size(model, int(size))[1] is None):
-        return int(size)
-    return default_run_size(model)
+    return default_run_size(model) if size is None else int(size)
 
 
 def _batched_outputs(runs: Sequence[CompareRun], states: list[dict], due: list[int]) -> dict[int, torch.Tensor]:

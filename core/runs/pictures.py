@@ -83,7 +83,7 @@ def reverse_pictures(
         if content == "all":
             panels = [xt, pred, views.to_picture(schedule, f, view, views.truth(schedule, f, view, x0))]
             titles = ["x_t", TITLES[view], TRUTH_TITLES[view]]
-        text = f"t = {f.t} of {schedule.T}" if label else None
+        text = f"t = {f.paper_t} of {schedule.T}" if label else None
         pictures.append(compose(panels, scale=scale, label=text, titles=titles if label else None))
     return pictures
 
@@ -173,10 +173,10 @@ def inversion_pictures(frames: Sequence, scale: int = 1, stride: int = 1, label:
     for f in _every(frames[:-1], stride):
         if f.phase == "invert":
             panels, titles = [x0, tensor_to_images(f.x), blank], ["x₀", "x_t going up", "decoded"]
-            text = f"inverting: t = {f.t}"
+            text = f"inverting: t = {f.paper_t}"
         else:
             panels, titles = [x0, top, tensor_to_images(f.x)], ["x₀", "x_T", "x_t coming back"]
-            text = f"decoding: t = {f.t}"
+            text = f"decoding: t = {f.paper_t}"
         pictures.append(compose(panels, scale, text if label else None, titles=titles if label else None))
     last = frames[-1]
     panels = [x0, top, tensor_to_images(last.reconstruction)]
