@@ -283,3 +283,26 @@ def test_reverse_and_compare_start_at_the_forward_panels_noise_level_on_another_
         compare.start()
     assert compare.ticks()[0][0].index == reverse_index
     torch.testing.assert_close(compare.ticks()[0][0].x_t, window.reverse.session.start()[0][0])  # the same x_t
+
+
+def test_the_start_preview_follows_the_slider_to_t_0_instead_of_staying_on_the_old_noise(window, qtbot):
+    panel = window.reverse
+    window.state.set_t(18)
+    qtbot.waitUntil(lambda: "t = 18: the start" in panel.view_xt.caption, timeout=5000)
+    window.state.set_t(0)
+    qtbot.waitUntil(lambda: "t = 0: the clean image" in panel.view_xt.caption, timeout=5000)
+    assert panel.view_xt.image() is None and panel.view_truth.image() is not None
+
+
+def test_the_status_says_when_the_computing_not_the_playback_sets_the_pace(window, qtbot):
+    panel = window.reverse
+    panel.sampler.setCurrentIndex(panel.sampler.findData("ddim"))
+    panel.steps.setValue(10)
+    panel.start()
+    qtbot.waitUntil(lambda: "frames/s" in panel.status.text() or "computing sets the pace" in panel.status.text())
+    qtbot.waitUntil(lambda: not panel.worker.busy, timeout=30000)
+    panel.player.seek(0)
+    if not panel.playback.playing:
+        panel.toggle_play()
+    qtbot.waitUntil(lambda: "playing at" in panel.status.text(), timeout=5000)
+    assert "1 frames/s" not in panel.status.text()  # 10 frames in 8 s: 1.4 frames/s, not rounded to 1

@@ -33,7 +33,7 @@ from core.diffusion.schedules import paper_t_from_index
 from core.imaging.scaling import tensor_to_images
 from core.models.sizes import default_run_size, is_fully_convolutional, run_sizes
 from core.runs import views
-from core.runs.chain import Frame
+from core.runs.chain import Frame, model_x0
 from core.runs.session import RunSession
 from core.runs.spec import RunSpec, explain_start, start_index
 
@@ -310,7 +310,16 @@ class ReversePanel(QWidget):
     def _show_start(self) -> None:
         """Before a run, the x_t view shows where the chain would start, so the panel is never blank."""
         spec = self.session.spec
-        if spec is None or self.session.record is not None or (spec.t_start is not None and spec.t_start < 0):
+        if spec is None or self.session.record is not None:
+            return
+        if spec.t_start is not None and spec.t_start < 0:  # the forward panel at t = 0: nothing to denoise yet
+            x0 = model_x0(spec.model, self.state.image, spec.size)
+            for view in (self.view_xt, self.view_pred):
+                view.set_image(None)
+            self.view_xt.set_caption("t = 0: the clean image (move the forward slider to add noise)")
+            self.view_pred.set_caption("")
+            self.view_truth.set_image(None if x0 is None else tensor_to_images(x0[0]))
+            self.view_truth.set_caption("x₀: the image to denoise")
             return
         x, x0 = self.session.start()  # the model-size x₀ is cropped once per image and size
         self.view_xt.set_image(tensor_to_images(x[0]))
@@ -442,8 +451,10 @@ class ReversePanel(QWidget):
         if self.session.stopped:
             computing += " (stopped)"
         fps = self.playback.fps
-        pace = "as computed" if fps is None else f"{fps:.0f} frames/s"
+        pace = "as computed" if fps is None else f"{fps:.2g} frames/s" if fps < 10 else f"{fps:.0f} frames/s"
         pace = f"playing at {pace}" if self.playback.playing else "paused"
+        if self.playback.playing and self.worker.busy and index + 1 >= available:
+            pace = "playing as fast as it is computed: the computing sets the pace"
         self.status.setText(f"frame {index + 1}/{total}   {where}   ·   {computing}   ·   {pace}")
 
     # -- worker --------------------------------------------------------------------------------
