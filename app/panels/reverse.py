@@ -185,6 +185,9 @@ class ReversePanel(QWidget):
         self.domain.setFixedHeight(self.domain.fontMetrics().lineSpacing() * 2 + 4)
         layout.addWidget(self.domain)
 
+        for combo in (self.sampler, self.start_from, self.view):  # long item texts must not widen the window
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(10)
         for combo in (self.sampler, self.variance, self.start_from, self.size_box):
             combo.currentIndexChanged.connect(lambda _i: self._settings_changed())
         for spin in (self.steps, self.eta, self.seed):
@@ -216,8 +219,7 @@ class ReversePanel(QWidget):
             self.size_box.clear()
             if model is not None:
                 for side in run_sizes(model):
-                    own = "  (trained)" if side == model.image_size and len(run_sizes(model)) > 1 else ""
-                    self.size_box.addItem(f"{side} px{own}", side)
+                    self.size_box.addItem(f"{side} px", side)
                 self.size_box.setCurrentIndex(max(0, self.size_box.findData(default_run_size(model))))
             self.size_box.setEnabled(self.size_box.count() > 1)
         self.set_domain(None)

@@ -13,8 +13,8 @@ from collections.abc import Callable
 # A whole run plays in about this long at speed 1×, whatever its number of steps.
 RUN_SECONDS = 8.0
 MIN_FPS, MAX_FPS = 1.0, 240.0
-SPEEDS = {"¼×": 0.25, "½×": 0.5, "1× (8 s a run, once computed)": 1.0, "2×": 2.0, "4×": 4.0, "as computed": None}
-DEFAULT_SPEED = "1× (8 s a run, once computed)"
+SPEEDS = {"¼×": 0.25, "½×": 0.5, "1× (8 s a run)": 1.0, "2×": 2.0, "4×": 4.0, "as computed": None}
+DEFAULT_SPEED = "1× (8 s a run)"
 
 
 def frames_per_second(total_frames: int, speed: float) -> float:
