@@ -26,21 +26,12 @@ from core.diffusion.forward import q_sample  # noqa: E402
 from core.diffusion.samplers import SamplerConfig, final_step, sample_loop  # noqa: E402
 from core.diffusion.vlb import bits_per_dim  # noqa: E402
 from core.imaging.grid import save_grid  # noqa: E402
-from core.imaging.scaling import images_to_tensor, tensor_to_images  # noqa: E402
+from core.imaging.scaling import tensor_to_images  # noqa: E402
 from core.models.checkpoint import BUNDLED_MODEL, load_model  # noqa: E402
-from core.training.denoise_eval import denoise_psnr, held_out_photo_crops  # noqa: E402
+from core.training.denoise_eval import denoise_psnr, held_out_photo_crops, resize_x0  # noqa: E402
 
 SAMPLER = SamplerConfig(sampler="ddim", steps=100, eta=1.0, seed=0)
 HAND_WRITTEN = "<!-- Hand-written below this line; scripts/photo_card.py keeps it. -->"
-
-
-def resize(x0: torch.Tensor, size: int) -> torch.Tensor:
-    from PIL import Image
-
-    pics = tensor_to_images(x0)
-    return images_to_tensor(
-        np.stack([np.asarray(Image.fromarray(p).resize((size, size), Image.Resampling.LANCZOS)) for p in pics])
-    )
 
 
 def bpd(model, x0: torch.Tensor) -> tuple[float, float]:
@@ -87,11 +78,11 @@ def main() -> None:
     for spec in args.baseline:
         base = load_model(spec, device="cpu", ideal_size=128)
         tables[f"{spec} (128²)"] = denoise_psnr(base, x128)
-    tables["emoji32 (32²)"] = denoise_psnr(emoji, resize(x128, 32))
+    tables["emoji32 (32²)"] = denoise_psnr(emoji, resize_x0(x128, 32))
     denoise_s = time.perf_counter() - t0
     print(json.dumps(tables, indent=1), flush=True)
 
-    x32 = resize(x128, 32)
+    x32 = resize_x0(x128, 32)
     bits = {
         f"{model.name} at 128²": bpd(model, x128[:whole]),
         f"{model.name} at 32²": bpd(model, x32),

@@ -56,3 +56,11 @@ def test_the_same_seed_gives_every_denoiser_the_same_noise():
     denoise_psnr(_Fixed(s, record), x0, (0.4,), seed=3)
     denoise_psnr(_Fixed(s, record), x0, (0.4,), seed=3)
     torch.testing.assert_close(seen[0], seen[1])
+
+
+def test_resize_x0_keeps_a_flat_picture_flat_at_the_new_size():
+    from core.training.denoise_eval import resize_x0
+
+    x0 = torch.full((2, 3, 32, 32), 0.5)
+    small = resize_x0(x0, 8)
+    assert small.shape == (2, 3, 8, 8) and (small - 0.5).abs().max() < 0.01

@@ -21,10 +21,9 @@ def run(args) -> int:
     import torch
     from tqdm import tqdm
 
-    from core.imaging.scaling import images_to_tensor, tensor_to_images
     from core.models.checkpoint import BUNDLED_MODEL, load_model
     from core.models.sizes import resolve_run_size
-    from core.training.denoise_eval import denoise_psnr, held_out_photo_crops
+    from core.training.denoise_eval import denoise_psnr, held_out_photo_crops, resize_x0
 
     sigmas = _sigmas(args.sigmas)
     specs = [args.model or str(BUNDLED_MODEL), *(args.baseline or [])]
@@ -60,7 +59,7 @@ def run(args) -> int:
     tables = []
     with tqdm(total=len(x0) * len(sigmas) * len(models), desc="denoising", unit="img", file=sys.stderr) as bar:
         for model, size in models:
-            pictures = x0 if size == main_size else _resize(x0, size, images_to_tensor, tensor_to_images)
+            pictures = x0 if size == main_size else resize_x0(x0, size)
             with torch.inference_mode():
                 tables.append(denoise_psnr(model, pictures, sigmas, seed=args.seed, progress=bar.update))
     names_row = [f"{m.name} ({s}²)" for m, s in models]
@@ -71,12 +70,3 @@ def run(args) -> int:
         cells = "  ".join(f"{t[sigma]['psnr']:18.2f}" for t in tables)
         print(f"{sigma:5.2f}  {row['index'] + 1:4d}  {row['psnr_noisy']:6.2f}  {cells}")
     return 0
-
-
-def _resize(x0, size, images_to_tensor, tensor_to_images):
-    import numpy as np
-    from PIL import Image
-
-    pictures = tensor_to_images(x0)
-    small = [np.asarray(Image.fromarray(p).resize((size, size), Image.Resampling.LANCZOS)) for p in pictures]
-    return images_to_tensor(np.stack(small))

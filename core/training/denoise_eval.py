@@ -19,7 +19,7 @@ from core.diffusion.parameterization import x0_eps_from_output
 from core.diffusion.schedules import NoiseSchedule
 from core.errors import DataError
 from core.imaging.images import center_square
-from core.imaging.scaling import images_to_tensor
+from core.imaging.scaling import images_to_tensor, tensor_to_images
 from core.models.protocol import Denoiser
 from core.training.data import RandomScaleCrops, load_photos, split_holdout
 
@@ -79,6 +79,16 @@ def denoise_psnr(
             "psnr_noisy": float(torch.cat(noisy).mean()),
         }
     return table
+
+
+def resize_x0(x0: torch.Tensor, size: int) -> torch.Tensor:
+    """x_0 [N, C, H, W] in [−1, 1] shrunk (or grown) to ``size``² through uint8 pixels with Lanczos, as a
+    picture of that size would be loaded: how a model of another size is shown the same pictures."""
+    from PIL import Image
+
+    pictures = tensor_to_images(x0)
+    resample = Image.Resampling.LANCZOS
+    return images_to_tensor(np.stack([np.asarray(Image.fromarray(p).resize((size, size), resample)) for p in pictures]))
 
 
 def _psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
