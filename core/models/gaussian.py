@@ -39,6 +39,7 @@ from core.diffusion.samplers import ddim_loop, ddim_timesteps, final_step
 from core.diffusion.schedules import NoiseSchedule
 from core.errors import DataError, ModelLoadError
 from core.models.checkpoint import BUNDLED_MODEL, LoadedModel, read_config
+from core.models.loaded import closed_form_model
 
 GAUSSIAN_PREFIX = "gaussian:"
 GAUSSIAN_EMOJI = "emoji"
@@ -340,27 +341,7 @@ def ddim_teleported(
 
 
 def _gaussian_loaded_model(network: GaussianDenoiser, device, name: str, path, provenance: dict) -> LoadedModel:
-    network = network.eval().to(device)
-    size = network.image_shape[-1]
-    config = {
-        "format": "gaussian",
-        "schedule": network.schedule.to_config(),
-        "prediction": "eps",
-        "image_size": size,
-        "channels": 3,
-        "provenance": provenance,
-    }
-    return LoadedModel(
-        network=network,
-        schedule=network.schedule,
-        prediction="eps",
-        image_size=size,
-        channels=3,
-        device=device,
-        name=name,
-        path=path,
-        config=config,
-    )
+    return closed_form_model(network, "gaussian", network.image_shape[-1], device, name, path, provenance)
 
 
 def _bundled_schedule_and_split() -> tuple[dict, NoiseSchedule]:

@@ -25,7 +25,7 @@ from core.errors import ImageLoadError, ModelLoadError
 from core.imaging.datasets import IMAGE_SUFFIXES, load_emoji, split_holdout
 from core.imaging.images import center_square, load_image
 from core.imaging.scaling import images_to_tensor
-from core.models.loaded import BUNDLED_MODEL, LoadedModel, read_config
+from core.models.loaded import BUNDLED_MODEL, LoadedModel, closed_form_model, read_config
 
 IDEAL_PREFIX = "ideal:"
 IDEAL_EMOJI = "emoji"
@@ -176,28 +176,9 @@ def _ideal_loaded_model(
     provenance: dict,
     notes: tuple[str, ...],
 ) -> LoadedModel:
-    network = IdealDenoiser(images_to_tensor(images), schedule).eval().to(device)
-    size = int(images.shape[1])
-    config = {
-        "format": "ideal",
-        "schedule": schedule.to_config(),
-        "prediction": "eps",
-        "image_size": size,
-        "channels": 3,
-        "provenance": {**provenance, "train_images": len(images)},
-    }
-    return LoadedModel(
-        network=network,
-        schedule=schedule,
-        prediction="eps",
-        image_size=size,
-        channels=3,
-        device=device,
-        name=name,
-        path=path,
-        config=config,
-        notes=notes,
-    )
+    network = IdealDenoiser(images_to_tensor(images), schedule)
+    provenance = {**provenance, "train_images": len(images)}
+    return closed_form_model(network, "ideal", int(images.shape[1]), device, name, path, provenance, notes)
 
 
 def load_ideal_model(

@@ -70,3 +70,36 @@ def check_state_dict(expected: dict[str, torch.Tensor], found: dict[str, torch.T
     if problems:
         more = f"; {len(problems) - 1} more" if len(problems) > 1 else ""
         raise ModelLoadError(f"weights do not match {config_name}: {problems[0]}{more}")
+
+
+def closed_form_model(
+    network: torch.nn.Module,
+    kind: str,
+    size: int,
+    device: torch.device,
+    name: str,
+    path: Path | None,
+    provenance: dict,
+    notes: tuple[str, ...] = (),
+) -> LoadedModel:
+    """A closed-form ε-denoiser of RGB pictures (the ideal one, a Gaussian) as a model every tab can run."""
+    config = {
+        "format": kind,
+        "schedule": network.schedule.to_config(),
+        "prediction": "eps",
+        "image_size": size,
+        "channels": 3,
+        "provenance": provenance,
+    }
+    return LoadedModel(
+        network=network.eval().to(device),
+        schedule=network.schedule,
+        prediction="eps",
+        image_size=size,
+        channels=3,
+        device=device,
+        name=name,
+        path=path,
+        config=config,
+        notes=notes,
+    )
