@@ -106,11 +106,21 @@ def compare_pictures(
         raise ValueError("what must be 'x0' or 'xt'")
     pictures = []
     for k, tick in enumerate(_every(ticks, stride)):
-        columns = _one_display_size([tensor_to_images(f.x_t if what == "xt" or f.final else f.x0_hat) for f in tick])
+        # Before a run's first step nothing is predicted yet (its x̂₀ is all zeros, a grey square): show
+        # the x_t it starts from instead.
+        columns = _one_display_size(
+            [tensor_to_images(f.x_t if what == "xt" or not f.predicted else f.x0_hat) for f in tick]
+        )
         done = all(f.final for f in tick)
         shown = "x̂₀" if what == "x0" else "x_t"
         where = min(100, round(100 * k * stride / max(len(ticks) - 1, 1)))
-        text = ("the final samples" if done else f"{shown}, {where} % of each run") if label else None
+        if done:
+            text = "the final samples"
+        elif all(f.eps_hat is None for f in tick):
+            text = "the start: x_t of each run"
+        else:
+            text = f"{shown}, {where} % of each run"
+        text = text if label else None
         pictures.append(compose(columns, scale=scale, label=text, titles=titles if label else None))
     return pictures
 
