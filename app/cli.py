@@ -126,7 +126,7 @@ def _add_model_arg(p) -> None:
         type=_positive_int,
         default=None,
         help="the side to run at: a fully convolutional model runs at any multiple of its down-sampling "
-        "(default: its own size); for ideal:FOLDER, the side its pictures are resized to (default 64)",
+        "(default: its run size, 128 px for the bundled photo model, else its own size); for ideal:FOLDER, the side its pictures are resized to (default 64)",
     )
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
 
@@ -451,7 +451,8 @@ def _run_export(args) -> int:
         with progress_bar(total_ticks(runs, args.strength), "computing steps") as bar:
             chains = compare_chains(runs, image, args.strength, seed=args.seed)
             ticks = [tick for tick in chains if not _tick(bar)]
-        scale = args.scale or scale_for(model.image_size, 128)  # four columns of 128 px: one slide's width
+        side = max(ticks[0][i].x_t.shape[-1] for i in range(len(runs)))  # the columns' one display size
+        scale = args.scale or scale_for(side, 128)  # four columns of 128 px: one slide's width
         one_model = len({r.model.name for r in runs}) == 1
         titles = [r.title().rsplit(" (", 1)[0] if one_model else r.title() for r in runs]
         pictures = compare_pictures(
@@ -481,11 +482,12 @@ def _run_export(args) -> int:
             raise DiffusionVizError(f"--strength must lie in 1..{T} (the model's T), got {strength}")
         config = _sampler_config(args)
         print(f"model: {model.name}; {config.sampler} from t = {strength} of {T}", flush=True)
-        record = RunRecord(RunSpec(model, config, image, index_from_paper_t(strength)))
+        size = _run_size(model, args)  # the photo model runs at 128 px unless --size says otherwise
+        record = RunRecord(RunSpec(model, config, image, index_from_paper_t(strength), size=size))
         with progress_bar(None, "denoising steps") as bar:
             record_run(record, cancelled=lambda: _tick(bar))
         frames = record.frames.snapshot()
-        scale = args.scale or scale_for(model.image_size, args.side or SLIDE_SIDE)
+        scale = args.scale or scale_for(size, args.side or SLIDE_SIDE)
         content, view = ("pred", "x0") if args.content == "x0" else (args.content, args.view)
         pictures = reverse_pictures(
             frames,
@@ -541,10 +543,11 @@ def _run_invert(args) -> int:
     out = check_target(args.out)
     image = load_image(args.image)
     model = _load(args)
-    print(f"model: {model.name}; DDIM inversion with {args.steps} steps each way (η = 0)", flush=True)
+    size = _run_size(model, args)
+    print(f"model: {model.name}; DDIM inversion at {size} px with {args.steps} steps each way (η = 0)", flush=True)
     with progress_bar(2 * args.steps + 1, "inversion steps") as bar:
-        frames = [f for f in inversion_frames(model, image, args.steps) if not _tick(bar)]
-    scale = args.scale or scale_for(model.image_size, SLIDE_SIDE // 2)  # three columns: 384 px in all at 32²
+        frames = [f for f in inversion_frames(model, image, args.steps, size=size) if not _tick(bar)]
+    scale = args.scale or scale_for(size, SLIDE_SIDE // 2)  # three columns of about 128 px: 384 px in all
     pictures = inversion_pictures(frames, scale)
     write_animation(pictures, out, args.fps, args.hold)
     print(f"reconstruction PSNR {frames[-1].psnr:.2f} dB (x_0 → x_T → x_0); wrote {out}")

@@ -367,3 +367,21 @@ def test_sample_runs_a_fully_convolutional_model_at_the_size_asked_and_others_at
     assert "cannot run at 24 px" in err and "self-attention" in err
     with Image.open(tmp_path / "c.png") as conv_grid, Image.open(tmp_path / "a.png") as attn_grid:
         assert conv_grid.height > 2 * attn_grid.height  # 24-px samples against 8-px ones, same grid layout
+
+
+def test_export_and_invert_run_a_convolutional_model_at_its_run_size_by_default(tmp_path, photo, capsys):
+    """The photo model's config says run_size 128: its GIFs are made at 128 px, not at its 32-px training size."""
+    import json
+
+    torch.manual_seed(0)
+    net = UNet(UNetConfig(base_channels=8, channel_mults=(1, 2), attention_resolutions=(), groups=4, image_size=8))
+    conv = save_model(tmp_path / "conv", net, NoiseSchedule.linear(20), "eps")
+    config = json.loads((conv / "config.json").read_text())
+    (conv / "config.json").write_text(json.dumps({**config, "run_size": 64}))
+    common = ["--model", str(conv), "--scale", "1", "--no-label"]
+    out = tmp_path / "rev.gif"
+    assert main(["export", str(photo), "--out", str(out), "--content", "xt", "--strength", "5", *common]) == 0
+    with Image.open(out) as gif:
+        assert gif.size == (64, 64)
+    assert main(["invert", str(photo), "--out", str(tmp_path / "inv.gif"), "--steps", "3", *common[:4]]) == 0
+    assert "at 64 px" in capsys.readouterr().out
