@@ -182,7 +182,7 @@ def inversion_pictures(frames: Sequence, scale: int = 1, stride: int = 1, label:
     pictures = []
     for f in _every(frames[:-1], stride):
         if f.phase == "invert":
-            panels, titles = [x0, tensor_to_images(f.x), blank], ["x₀", "x_t going up", "decoded: after x_T"]
+            panels, titles = [x0, tensor_to_images(f.x), blank], ["x₀", "x_t going up", "decoded next"]
             text = f"inverting: t = {f.paper_t}"
         else:
             panels, titles = [x0, top, tensor_to_images(f.x)], ["x₀", "x_T", "x_t coming back"]
