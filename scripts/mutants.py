@@ -103,6 +103,15 @@ MUTANTS = (
         ),
     ),
     Mutant(
+        "the window reads an ideal folder on the GUI thread",
+        "app/window.py",
+        """        return self.files.submit(
+            f"reading the pictures of {Path(str(folder)).name}…", lambda _job: load_model(f"ideal:{folder}"), done
+        )""",
+        """        return done(load_model(f"ideal:{folder}")) or 1""",
+        ("tests/test_window_files.py::test_a_picture_folder_is_read_on_the_files_worker_and_lands_in_compare",),
+    ),
+    Mutant(
         "IterativeChain: x₀ dropped from its cache",
         "core/diffusion/forward.py",
         "self._cache: dict[int, torch.Tensor] = {-1: self._x0}",

@@ -58,17 +58,16 @@ def add_dataclass_options(parser: argparse.ArgumentParser, cls) -> None:
     hints = typing.get_type_hints(cls)
     for f in option_fields(cls):
         meta = dict(f.metadata)
+        text = meta["help"].replace("%", "%%")  # argparse formats help with %
         flag = "--" + f.name.replace("_", "-")
         hint = hints[f.name]
         if hint is bool:
-            parser.add_argument(flag, action="store_true", help=meta["help"])
+            parser.add_argument(flag, action="store_true", help=text)
             continue
         extra = {"choices": meta["choices"]} if "choices" in meta else {}
         if meta.get("required"):
-            parser.add_argument(flag, required=True, type=_reader(hint, meta), help=meta["help"], **extra)
+            parser.add_argument(flag, required=True, type=_reader(hint, meta), help=text, **extra)
             continue
         default = _shown(f.default)
         shown = "" if default is None or "default:" in meta["help"] else " (default: %(default)s)"
-        parser.add_argument(
-            flag, type=_reader(hint, meta), default=default, help=meta["help"].replace("%", "%%") + shown, **extra
-        )
+        parser.add_argument(flag, type=_reader(hint, meta), default=default, help=text + shown, **extra)
