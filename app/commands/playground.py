@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from core.choices import PREDICTIONS
 from core.errors import DiffusionVizError
 
 OBJECTIVES = ("diffusion", "fm")
@@ -29,7 +30,7 @@ def add_parser(sub) -> None:
         help="ddpm, ddim, langevin for diffusion; euler, heun for --objective fm (default: ddpm, or euler)",
     )
     p.add_argument("--steps", type=int, default=None, help="model steps (DDPM, DDIM, Euler, Heun) or noise levels")
-    p.add_argument("--prediction", choices=("eps", "x0", "v"), default="eps", help="what a diffusion model predicts")
+    p.add_argument("--prediction", choices=PREDICTIONS, default="eps", help="what a diffusion model predicts")
     p.add_argument(
         "--objective",
         choices=OBJECTIVES,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from core.choices import SAMPLERS  # noqa: F401 - defined torch-free, read from here too
 from core.device import randn
 from core.diffusion.parameterization import check_prediction, eps_from_x0, x0_eps_from_output
 from core.diffusion.posterior import VARIANCES, p_mean_variance
@@ -25,7 +26,6 @@ SPACINGS = ("leading", "trailing", "linspace")
 # al.'s samplers do; the single-step functions stay the bare equations (no clipping) unless asked.
 DEFAULT_SPACING = "trailing"
 DEFAULT_CLIP_X0 = True
-SAMPLERS = ("ddpm", "ddim")
 
 ModelFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

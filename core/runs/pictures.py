@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from core.choices import CONTENT  # noqa: F401 - defined torch-free, read from here too
 from core.diffusion.forward import ForwardPictures, forward_noise
 from core.diffusion.schedules import NoiseSchedule, index_from_paper_t
 from core.errors import DiffusionVizError
@@ -18,7 +19,6 @@ from core.imaging.scaling import tensor_to_images
 from core.runs import views
 from core.runs.chain import Frame
 
-CONTENT = ("both", "xt", "pred", "all")  # x_t | prediction; x_t; the prediction; x_t | prediction | truth
 TITLES = {"x0": "x̂₀", "eps": "ε̂", "v": "v̂", "score": "score s_θ"}  # drawn with the shipped font (core.imaging.text)
 TRUTH_TITLES = {"x0": "x₀ (the truth)", "eps": "ε (the truth)", "v": "v (the truth)", "score": "true score"}
 GIF_FRAMES = 60  # a default export: about 3 s at 20 fps, a few MB
