@@ -563,3 +563,6 @@ def test_the_crossings_are_where_the_ratios_reach_their_stated_levels_in_log_n()
     assert copy_crossing([_point(4, 0.01, 30.0), _point(16, 0.2, 20.0)]) is None  # never reached
     assert data_crossing([_point(4, 0.01, 30.0), _point(16, 0.2, 20.0)]) is None
     assert copy_crossing([]) is None
+    # δ wobbling about 2 (2.3, 1.9, 2.3, 1.7 as on the moons) has left it for good between the last two Ns.
+    wobbly = [_point(n, 1.0, d) for n, d in ((128, 2.3), (256, 1.9), (512, 2.3), (1024, 1.7))]
+    assert 512 < data_crossing(wobbly) < 1024

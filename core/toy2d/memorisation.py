@@ -37,7 +37,7 @@ from core.toy2d.sampling import sample_toy
 from core.toy2d.training import train_toy
 
 # Kadkhodaie et al. go from 1 to 10⁵ images; in 2-D the change happens within a few hundred points.
-DEFAULT_SIZES = (4, 16, 64, 256, 1024, 4096)
+DEFAULT_SIZES = (4, 16, 32, 64, 128, 256, 512, 1024, 4096)
 # The stated crossings: a model stops copying when its samples lie at least half as far from their training
 # points as fresh data does (ρ ≥ 1/2), and its samples stop depending on its data set when two disjoint sets
 # give models no more than twice as far apart as two trainings on the same set (δ ≤ 2).
@@ -136,30 +136,30 @@ def memorisation_point(
 
 
 def crossing(ns: Sequence[float], values: Sequence[float], level: float, rising: bool) -> float | None:
-    """The N (over ascending ``ns``) where ``values`` first rises (or falls) through ``level``.
+    """The N (over ascending ``ns``) from which on ``values`` stay risen (or fallen) past ``level``.
 
-    Interpolated linearly in log N and log value between the last N before the level and the first at or past
-    it. None if the curve never gets there, or is there already at its first N (the crossing lies below it).
+    The last passage counts, so a ratio that wobbles about the level (noise of training) is placed where it
+    leaves it for good. Interpolated linearly in log N and log value between the last N short of the level and
+    the next. None if the last N is still short of it, or every N is past it (the crossing lies below them).
     """
     sign = 1.0 if rising else -1.0
-    gaps = [sign * (math.log(level) - math.log(max(v, 1e-12))) for v in values]  # > 0 until the level is passed
-    if not gaps or gaps[0] <= 0:
+    gaps = [sign * (math.log(level) - math.log(max(v, 1e-12))) for v in values]  # > 0 while short of the level
+    short = [i for i, g in enumerate(gaps) if g > 0]
+    if not short or short[-1] == len(gaps) - 1:
         return None
-    for i in range(len(ns) - 1):
-        g, h = gaps[i], gaps[i + 1]
-        if h <= 0:
-            lo, hi = math.log(ns[i]), math.log(ns[i + 1])
-            return math.exp(lo + g / (g - h) * (hi - lo))
-    return None
+    i = short[-1]
+    g, h = gaps[i], gaps[i + 1]
+    lo, hi = math.log(ns[i]), math.log(ns[i + 1])
+    return math.exp(lo + g / (g - h) * (hi - lo))
 
 
 def copy_crossing(points: Sequence[MemorisationPoint], level: float = COPY_LEVEL) -> float | None:
-    """The N where the copy ratio ρ rises to ``level``: below it the samples sit on the training points."""
+    """The N from which on the copy ratio ρ stays at ``level`` or above: below it the samples sit on the training points."""
     points = sorted(points, key=lambda p: p.n)
     return crossing([p.n for p in points], [p.copy_ratio for p in points], level, rising=True)
 
 
 def data_crossing(points: Sequence[MemorisationPoint], level: float = DATA_LEVEL) -> float | None:
-    """The N where the data ratio δ falls to ``level``: above it two disjoint halves give (nearly) one model."""
+    """The N from which on the data ratio δ stays at ``level`` or below: two disjoint halves give (nearly) one model."""
     points = sorted(points, key=lambda p: p.n)
     return crossing([p.n for p in points], [p.data_ratio for p in points], level, rising=False)
