@@ -735,10 +735,18 @@ def bench_toy2d_memorisation(quick):
                 flush=True,
             )
         for what, where in (
-            (f"copy ratio ρ rises to {toy2d.COPY_LEVEL:g}", toy2d.copy_crossing(points)),
-            (f"data ratio δ falls to {toy2d.DATA_LEVEL:g}", toy2d.data_crossing(points)),
+            (f"copy ratio ρ stays ≥ {toy2d.COPY_LEVEL:g}", toy2d.copy_crossing(points)),
+            (f"data ratio δ stays ≤ {toy2d.DATA_LEVEL:g}", toy2d.data_crossing(points)),
         ):
-            row(f"24e. memorisation, {name}: N where the {what}", where, None, "points", "(reported)", "—", ratio=None)
+            row(
+                f"24e. memorisation, {name}: N from which the {what}",
+                where,
+                None,
+                "points",
+                "(reported)",
+                "—",
+                ratio=None,
+            )
 
 
 def bench_toy2d_density(app, quick):
