@@ -184,8 +184,8 @@ def _memorisation(args, out: Path) -> int:
             points.append(point)
             writer.writerow([n, *(f"{getattr(point, name):.5f}" for name in MEMO_COLUMNS[1:])])
             handle.flush()
-            print(f"  {memorisation_line(point)}", flush=True)
-    print(f"{crossings_line(points)}; wrote {out}")
+            print(f"  {_memorisation_line(point)}", flush=True)
+    print(f"{_crossings_line(points)}; wrote {out}")
     return 0
 
 
@@ -200,8 +200,8 @@ MEMO_COLUMNS = (
 )
 
 
-def memorisation_line(point) -> str:
-    """One N's distances and ratios, as the CLI prints them and the playground's status line shows them."""
+def _memorisation_line(point) -> str:
+    """One N's distances and ratios, as the CLI prints them."""
     return (
         f"N = {point.n}: median distance sample → its training set {point.to_training:.4f}, fresh point → it "
         f"{point.fresh_to_training:.4f} (copy ratio ρ = {point.copy_ratio:.2f}); A ↔ B {point.between_models:.4f}, "
@@ -209,8 +209,8 @@ def memorisation_line(point) -> str:
     )
 
 
-def crossings_line(points) -> str:
-    """Where the copy ratio reaches its level and the data ratio falls to its own, in words."""
+def _crossings_line(points) -> str:
+    """From which N the copy ratio stays at its level or above and the data ratio at its own or below."""
     from core import toy2d
 
     copy, data = toy2d.copy_crossing(points), toy2d.data_crossing(points)
