@@ -173,8 +173,9 @@ class PlaygroundPanel(QWidget):
         self.memo_label = QLabel()
         self.memo_button = QPushButton("Memorisation at N")
         self.memo_button.setToolTip(
-            "Two models on disjoint sets of N points, sampled from the same noise (Kadkhodaie et al. 2024):\n"
-            "at small N each copies its own points, at large N both draw the same new ones"
+            "Models A and A′ on the same N points, B on N others, sampled from the same noise (Kadkhodaie et al.\n"
+            "2024): at small N each copies its own points, at large N A and B draw the same new ones. Three\n"
+            "trainings of the default length (about 30 s on one thread)"
         )
         self.memo_button.clicked.connect(self.memorise)
         self.exact = QCheckBox("use the exact score (mixture)")
