@@ -140,8 +140,8 @@ def run(args) -> int:
         ddim_run_frames,
         final_sample_r2,
         r2_over_run,
-        training_images,
     )
+    from core.training.model_data import training_images
 
     model = _load(args)
     images = training_images(model, args.data)
