@@ -78,7 +78,7 @@ def test_teleport_replaces_the_first_steps_and_says_how_far_the_end_moved(qtbot,
     qtbot.mouseClick(panel.teleport_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel.teleport_result is not None, timeout=60_000)
     result = panel.teleport_result
-    assert result.skipped_steps == 2 and "teleported 2/8" in panel.views["teleport"].caption
+    assert result.skipped_steps == 2 and "teleport 2/8" in panel.views["teleport"].caption
     untouched = final_step(ddim_loop(model, model.schedule, x_T, num_steps=8, prediction=model.prediction)).x_prev
     torch.testing.assert_close(result.untouched, untouched)  # measured against the plain run from the same x_T
     assert float(result.rms[0]) > 0.5 and f"RMS {float(result.rms[0]):.1f}" in panel.status.text()

@@ -102,7 +102,7 @@ class LearnedPanel(QWidget):
         self.plot.setLabel("bottom", "t (paper)")
         self.plot.setLabel("left", "r² against the network")
         self.plot.setYRange(-0.2, 1.0)
-        self.plot.addLegend(offset=(10, 10))
+        self.plot.addLegend(offset=(-10, -10))  # bottom right: the curves start high at small t
         self.curves = {
             name: self.plot.plot([], [], pen=pg.mkPen(COLOURS[name], width=2), name=NAMES[name]) for name in THEORIES
         }
@@ -328,7 +328,7 @@ class LearnedPanel(QWidget):
             self.views["final"].set_image(tensor_to_images(final.clamp(-1, 1)))
             self.views["nearest"].set_image(self._train_images[nearest])
             dist = float(((self.theories.ideal.images[nearest] - final) ** 2).mean().sqrt()) * 127.5
-            self.views["nearest"].set_caption(f"nearest training image (RMS {dist:.1f})")
+            self.views["nearest"].set_caption(f"nearest training (RMS {dist:.0f})")
         self.status.setText(f"r²(t) over the run's {len(rows)} frames: 1 = the theory predicts the network's x̂₀")
 
     def _teleport_done(self, job_id: int, result) -> None:
@@ -337,7 +337,7 @@ class LearnedPanel(QWidget):
         self.teleport_result = result
         self.views["teleport"].set_image(tensor_to_images(result.teleported[0].clamp(-1, 1)))
         rms = float(result.rms[0])
-        self.views["teleport"].set_caption(f"teleported {result.skipped_steps}/{result.num_steps}: RMS {rms:.1f}")
+        self.views["teleport"].set_caption(f"teleport {result.skipped_steps}/{result.num_steps}: RMS {rms:.0f}")
         self.status.setText(
             f"teleported the first {result.skipped_steps} of {result.num_steps} DDIM steps: the end lies RMS "
             f"{rms:.1f} (of 255) from the untouched DDIM {result.num_steps} run from the same x_T"
