@@ -120,7 +120,10 @@ def shot_learned(app, w):
 
 def shot_learned_photo(app, w):
     """The same for the photo model at its trained 32² (its training photos from $DIFFUSION_VIZ_PHOTOS)."""
+    from assets import PHOTOS
+
     w.set_model(load_model(BUNDLED_MODEL.parent / "photo"))
+    w.state.set_image(load_image(PHOTOS / "brushes.jpg"), "brushes.jpg")
     wait(app, 1.0)
     w.reverse.size_box.setCurrentIndex(w.reverse.size_box.findData(32))
     _learned(app, w, seed=1)

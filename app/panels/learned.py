@@ -328,7 +328,7 @@ class LearnedPanel(QWidget):
             self.views["final"].set_image(tensor_to_images(final.clamp(-1, 1)))
             self.views["nearest"].set_image(self._train_images[nearest])
             dist = float(((self.theories.ideal.images[nearest] - final) ** 2).mean().sqrt()) * 127.5
-            self.views["nearest"].set_caption(f"nearest training (RMS {dist:.0f})")
+            self.views["nearest"].set_caption(f"nearest (RMS {dist:.0f})")
         self.status.setText(f"r²(t) over the run's {len(rows)} frames: 1 = the theory predicts the network's x̂₀")
 
     def _teleport_done(self, job_id: int, result) -> None:
