@@ -429,7 +429,8 @@ def bench_theory(quick, model):
     from core.diffusion.samplers import ddim_loop, final_step
     from core.diffusion.schedules import NoiseSchedule
     from core.models.gaussian import StationaryGaussianDenoiser, ddim_teleported, fit_spectrum
-    from core.runs.theory import build_theories, network_x0, r_squared, training_images
+    from core.runs.theory import build_theories, network_x0, r_squared
+    from core.training.model_data import training_images
 
     repeat = 3 if quick else 5
     # Stationary Gaussian x̂_0 at 256² against numpy's FFT round trip of that image (rfft2 + irfft2).

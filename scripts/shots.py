@@ -2,10 +2,11 @@
 
 Run under a virtual X screen (real widgets, the default window size):
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/shots.py OUT_DIR [NAME ...]
-Names: forward, guide, reverse, compare, ideal, inversion, playground, playground_image, learned, photo_mid, photo_end,
-photo_emoji32, photo_compare (default: all). Each state is set through the
-window's own widgets, then the window is grabbed as drawn. ``--size WxH`` (first argument after OUT_DIR)
-takes the shots at another window size, e.g. 1100x650 to look at the small-screen layout.
+Names: forward, guide, reverse, compare, ideal, inversion, playground, playground_image, learned, learned_photo,
+photo_mid, photo_end, photo_emoji32, photo_compare (default: all); learned_photo needs DIFFUSION_VIZ_PHOTOS set to
+the photo model's photos (scripts/photo_data.py writes them). Each state is set through the window's own widgets,
+then the window is grabbed as drawn. ``--size WxH`` (first argument after OUT_DIR) takes the shots at another
+window size, e.g. 1100x650 to look at the small-screen layout.
 """
 
 from __future__ import annotations
@@ -111,22 +112,39 @@ def shot_inversion(app, w):
     wait(app, 0.5)
 
 
-def shot_learned(app, w):
-    """The "What has it learned?" tab mid-run on an emoji from pure noise (DDIM 50), the r² curves complete."""
+def _learned(app, w, seed: int) -> None:
+    """The "What has it learned?" tab mid-run from pure noise (DDIM 50): the four x̂_0, the r² curves complete,
+    the final sample, its nearest training image and the run teleported over its first 25 %."""
     r = w.reverse
     r.start_from.setCurrentText("pure noise")
     r.sampler.setCurrentIndex(r.sampler.findData("ddim"))
     r.steps.setValue(50)
-    r.seed.setValue(3)
+    r.seed.setValue(seed)
     w.right_tabs.setCurrentWidget(w.learned)
-    wait(app, 600, until=lambda: w.learned.theories is not None)
     r.start()
-    wait(app, 120, until=lambda: not r.worker.busy)
+    wait(app, 600, until=lambda: not r.worker.busy)
     wait(app, 1800, until=lambda: w.learned.views["nearest"].image() is not None)
     r.playback.pause()
     r.seek(len(r.frames()) * 2 // 5)
     wait(app, 600, until=lambda: "r²" in w.learned.views["els"].caption)
+    w.learned.teleport()
+    wait(app, 600, until=lambda: w.learned.teleport_result is not None)
     wait(app, 0.5)
+
+
+def shot_learned(app, w):
+    _learned(app, w, seed=3)
+
+
+def shot_learned_photo(app, w):
+    """The same for the photo model at its trained 32² (its training photos from $DIFFUSION_VIZ_PHOTOS)."""
+    from assets import PHOTOS
+
+    w.set_model(load_model(BUNDLED_MODEL.parent / "photo"))
+    w.state.set_image(load_image(PHOTOS / "brushes.jpg"), "brushes.jpg")
+    wait(app, 1.0)
+    w.reverse.size_box.setCurrentIndex(w.reverse.size_box.findData(32))
+    _learned(app, w, seed=1)
 
 
 def _playground(app, w, data: str, sampler: str, fraction: float):
@@ -220,6 +238,7 @@ SHOTS = {
     "playground": shot_playground,
     "playground_image": shot_playground_image,
     "learned": shot_learned,
+    "learned_photo": shot_learned_photo,
 }
 
 

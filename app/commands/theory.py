@@ -33,7 +33,12 @@ def add_parser(sub) -> None:
         ),
     )
     p.add_argument("--model", default=None, help="a model folder (default: the bundled model)")
-    p.add_argument("--data", default=None, help="'emoji' or a folder: the pictures the model was trained on")
+    p.add_argument(
+        "--data",
+        default=None,
+        help="'emoji' or a folder: the pictures the model was trained on (the photo model: its photos' folder, "
+        "or set DIFFUSION_VIZ_PHOTOS)",
+    )
     p.add_argument("--n", type=_positive_int, default=8, help="samples (or, with --calibrate, training images)")
     p.add_argument("--steps", type=_positive_int, default=25, help="DDIM steps of each run (default 25)")
     p.add_argument("--seed", type=int, default=0)
@@ -140,8 +145,8 @@ def run(args) -> int:
         ddim_run_frames,
         final_sample_r2,
         r2_over_run,
-        training_images,
     )
+    from core.training.model_data import training_images
 
     model = _load(args)
     images = training_images(model, args.data)

@@ -134,6 +134,12 @@ weighs most there: a sample is a mosaic of training patches.</li>
 <p><b>r²</b> = 1 − Σ(y − ŷ)²/Σ(y − ȳ)² over one image's pixels, y the network's x̂<sub>0</sub>, ŷ a theory's. Near 1: the
 theory predicts the network pixel by pixel; near 0: no better than a flat image of the right mean. The curves
 below draw r²(t) over the whole run; the last pictures are the final sample and its nearest training image.</p>
+<p><b>Teleport</b>: the Gaussian's probability-flow ODE has a closed-form solution (each eigen-direction keeps its
+ratio to the standard deviation ᾱλ + 1 − ᾱ), so a deterministic run can jump from x<sub>T</sub> over its first steps
+and leave the rest to the network. <i>Teleport the first 25 % of DDIM 50</i> does that from the run's x<sub>T</sub> and
+says how far its end lies from the untouched DDIM run (RMS, 0–255). The photo model's training photos are not
+shipped: point <code>DIFFUSION_VIZ_PHOTOS</code> (or <i>Training pictures…</i>) at the folder
+<code>scripts/photo_data.py</code> writes; its closed forms are built from seeded crops of them.</p>
 
 <h3>Plots</h3>
 <ul>

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,13 +24,14 @@ from core.diffusion.samplers import ddim_loop, final_step
 from core.diffusion.schedules import NoiseSchedule
 from core.errors import DataError
 from core.imaging.scaling import images_to_tensor
-from core.models.checkpoint import BUNDLED_MODEL, LoadedModel
+from core.models.checkpoint import LoadedModel
 from core.models.els import LocalScoreMachine, PatchSchedule, check_training_set, load_patch_schedule
 from core.models.gaussian import (
     FULL_COVARIANCE_MAX_DIM,
     FullGaussianDenoiser,
     GaussianDenoiser,
     StationaryGaussianDenoiser,
+    ddim_teleported,
     fit_spectrum,
 )
 from core.models.ideal import IdealDenoiser
@@ -47,35 +47,6 @@ def r_squared(network: torch.Tensor, theory: torch.Tensor) -> np.ndarray:
     residual = ((y - y_hat) ** 2).sum(dim=1)
     spread = ((y - y.mean(dim=1, keepdim=True)) ** 2).sum(dim=1).clamp(min=1e-12)
     return (1.0 - residual / spread).cpu().numpy()
-
-
-def training_images(model: LoadedModel, data: str | None = None) -> np.ndarray:
-    """The pictures ``model`` was trained on (its held-out ones left out where it recorded its split), uint8.
-
-    ``data`` = "emoji" or a folder overrides what the model's provenance says. Raises :class:`DataError`
-    naming what is needed when neither the model nor ``data`` leads to them.
-    """
-    from core.imaging.datasets import load_emoji, load_folder, split_holdout
-
-    provenance = model.config.get("provenance", {}) if model.config else {}
-    source = data or provenance.get("data", "")
-    size = model.image_size
-    if source == "emoji" or (data is None and "emoji" in str(source).lower()):
-        images = load_emoji(size)
-        if data is None or model.path == BUNDLED_MODEL:
-            train, _ = split_holdout(
-                len(images),
-                float(provenance.get("holdout_fraction", 0.1)),
-                seed=int(provenance.get("holdout_seed", 0)),
-            )
-            images = images[train]
-        return images
-    if source and Path(source).expanduser().is_dir():
-        return load_folder(Path(source).expanduser(), size)
-    raise DataError(
-        f"the training pictures of {model.name} cannot be found (its config says {source!r}); "
-        "pass --data emoji or --data FOLDER with the pictures it was trained on"
-    )
 
 
 @dataclass
@@ -107,9 +78,14 @@ def build_theories(
     *,
     max_cost: float | None = None,
 ) -> Theories:
-    """Ideal, Gaussian (full covariance where 3·size² ≤ 4096, else stationary) and ELS over ``images``."""
+    """Ideal, Gaussian (full covariance where 3·size² ≤ 4096, else stationary) and ELS over ``images``.
+
+    They work at the images' size (uint8 [N, S, S, 3]), which may differ from the model's own when the
+    model is fully convolutional; the P(t) table is the model's either way (a patch size is a property
+    of the network's receptive field, not of the picture's size).
+    """
     schedule = model.schedule
-    size = model.image_size
+    size = int(images.shape[1])
     calibrated = patch_sizes is not None
     if patch_sizes is None:
         patch_sizes, calibrated = load_patch_schedule(model.path, model.name, schedule, size)
@@ -191,6 +167,43 @@ def final_sample_r2(
         if progress:
             progress(1)
     return r_squared(net, x), net, x
+
+
+@dataclass(frozen=True)
+class TeleportResult:
+    """DDIM from one x_T with and without its first steps teleported by the Gaussian's closed form."""
+
+    teleported: torch.Tensor  # final samples [B, C, H, W]
+    untouched: torch.Tensor
+    skipped_steps: int
+    num_steps: int
+    rms: np.ndarray  # RMS distance per sample, 0–255 units
+
+
+def teleport_comparison(
+    model: LoadedModel, gaussian: GaussianDenoiser, x_T: torch.Tensor, num_steps: int = 50, fraction: float = 0.25
+) -> TeleportResult:
+    """The network's deterministic DDIM-``num_steps`` from x_T beside the same run teleported over ``fraction``.
+
+    The Gaussian's exact probability flow replaces the first ``round(fraction · num_steps)`` steps
+    (:func:`core.models.gaussian.ddim_teleported`; Wang & Vastola 2023); both runs end at x_0.
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise DataError(f"the teleported share of the run must lie in [0, 1), got {fraction}")
+    skipped = int(round(fraction * num_steps))
+    if skipped >= num_steps:
+        raise DataError(f"teleporting {skipped} of {num_steps} steps leaves the network none")
+    x_T = x_T.to(model.device)
+    with torch.inference_mode():
+        untouched = final_step(
+            ddim_loop(model, model.schedule, x_T, num_steps=num_steps, prediction=model.prediction)
+        ).x_prev.cpu()
+        teleported = ddim_teleported(
+            model, gaussian, x_T, num_steps=num_steps, teleport_fraction=fraction, prediction=model.prediction
+        ).cpu()
+    diff = (teleported.double() - untouched.double()).reshape(len(x_T), -1)
+    rms = diff.pow(2).mean(dim=1).sqrt().numpy() * 127.5
+    return TeleportResult(teleported, untouched, skipped, num_steps, rms)
 
 
 def calibrate_patch_sizes(
