@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSlider,
     QSpinBox,
     QVBoxLayout,
@@ -259,7 +260,14 @@ class PlaygroundPanel(QWidget):
         left_layout.addLayout(form)
         left_layout.addWidget(self.status)
         left_layout.addStretch(1)
-        left.setMaximumWidth(380)
+        # On a short screen the controls scroll instead of setting the window's minimum height.
+        controls = QScrollArea()
+        controls.setWidget(left)
+        controls.setWidgetResizable(True)
+        controls.setFrameShape(QScrollArea.Shape.NoFrame)
+        controls.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        controls.setMinimumWidth(left.minimumSizeHint().width() + controls.verticalScrollBar().sizeHint().width())
+        controls.setMaximumWidth(380 + controls.verticalScrollBar().sizeHint().width())
 
         self.plane = pg.PlotWidget()
         self.plane.setAspectLocked(True)
@@ -324,7 +332,7 @@ class PlaygroundPanel(QWidget):
         right.addLayout(self.player.bar())
 
         layout = QHBoxLayout(self)
-        layout.addWidget(left)
+        layout.addWidget(controls)
         layout.addLayout(right, 1)
 
         self.data_choice.currentIndexChanged.connect(self.set_data)
