@@ -383,9 +383,12 @@ def test_the_samplers_command_refuses_bad_input_in_one_line(tmp_path, capsys, ex
 
 def test_the_command_lists_what_core_offers():
     from app.commands import samplers as command
+    from core.diffusion import samplers
     from core.runs.lab import LAB_NFE, LAB_SAMPLERS
 
     assert command.SAMPLER_NAMES == tuple(SAMPLERS) and command.SPACINGS == ode.SPACINGS
+    assert command.RUN_SAMPLERS == samplers.SAMPLERS
+    assert samplers.ODE_SAMPLERS == tuple(n for n in SAMPLERS if n != "ddim")
     assert command.LAB_SAMPLERS == ",".join(LAB_SAMPLERS) and command.LAB_NFE == ",".join(map(str, LAB_NFE))
 
 

@@ -43,7 +43,7 @@ import torch
 
 from core.device import randn
 from core.diffusion.parameterization import check_prediction
-from core.diffusion.samplers import ddim_step, ddim_timesteps
+from core.diffusion.samplers import SamplerConfig, Scheduler, StepOutput, ddim_run_timesteps, ddim_step, ddim_timesteps
 from core.diffusion.schedules import NoiseSchedule
 from core.errors import DiffusionVizError
 
@@ -58,7 +58,7 @@ Request = tuple[torch.Tensor, float]
 StepRule = Callable[..., Generator[Request, torch.Tensor, torch.Tensor]]
 
 
-class SamplerError(DiffusionVizError):
+class SamplerError(DiffusionVizError, ValueError):
     """A sampler asked for something it cannot do (too few network calls, duplicate steps, zero SNR with ε)."""
 
 
@@ -95,36 +95,50 @@ def karras_sigmas(sigma_min: float, sigma_max: float, n: int, rho: float = KARRA
 
 
 def sampler_sigmas(
-    schedule: NoiseSchedule, num_steps: int, spacing: str = "karras", *, integer_indices: bool = False
+    schedule: NoiseSchedule,
+    num_steps: int,
+    spacing: str = "karras",
+    *,
+    integer_indices: bool = False,
+    start_index: int | None = None,
 ) -> torch.Tensor:
     """The descending σ grid of a ``num_steps``-step run, with a final 0: ``num_steps + 1`` values.
 
     ``leading``, ``trailing`` and ``linspace`` take the model's own indices of
     :func:`core.diffusion.samplers.ddim_timesteps` (Lin et al. 2024, Table 2; linspace rounded to indices, so
-    DDIM and Euler share its steps); ``karras`` is EDM's Eq. (5) from σ_{T−1} down to σ_0. With
-    ``integer_indices`` (a model that takes only integer indices) the Karras σ must fall on distinct indices.
+    DDIM and Euler share its steps): diffusers' grids, where "leading" never starts at t = T. ``karras`` is
+    EDM's Eq. (5) from σ_{T−1} down to σ_0. With ``start_index`` (a window's run, which may start from a
+    noised image) the grid starts at that index, as the program's DDIM does
+    (:func:`core.diffusion.samplers.ddim_run_timesteps`). With ``integer_indices`` (a model that takes only
+    integer indices) the Karras σ must fall on distinct indices.
     """
     if spacing not in SPACINGS:
         raise SamplerError(f"unknown spacing {spacing!r}; choose one of {', '.join(SPACINGS)}")
     T = schedule.T
+    start = T - 1 if start_index is None else int(start_index)
     if num_steps < 1:
         raise SamplerError(f"a run needs at least 1 step, got {num_steps}")
     table = model_sigmas(schedule)
     if spacing == "karras":
-        sigmas = karras_sigmas(float(table[0]), float(table[-1]), num_steps)
+        sigmas = karras_sigmas(float(table[0]), float(table[start]), num_steps)
         if integer_indices:
             indices = index_from_sigma(schedule, sigmas).round()
             if len(set(indices.tolist())) < num_steps:
                 raise SamplerError(
-                    f"karras spacing with {num_steps} steps puts two steps on one of the model's {T} indices "
-                    "(it crowds the low-noise end); ask for fewer steps or another spacing"
+                    f"karras spacing with {num_steps} steps puts two steps on one of the model's {start + 1} "
+                    "indices (it crowds the low-noise end); ask for fewer steps or another spacing"
                 )
     else:
-        if num_steps > T:
+        if num_steps > start + 1:
             raise SamplerError(
-                f"{spacing} spacing has only {T} distinct steps on a T = {T} schedule, asked {num_steps}"
+                f"{spacing} spacing has only {start + 1} distinct steps from t = {start + 1}, asked {num_steps}"
             )
-        sigmas = table[ddim_timesteps(T, num_steps, spacing)]
+        indices = (
+            ddim_timesteps(T, num_steps, spacing)
+            if start_index is None
+            else ddim_run_timesteps(num_steps, start, spacing)
+        )
+        sigmas = table[indices]
     return torch.cat([sigmas, torch.zeros(1, dtype=torch.float64)])
 
 
@@ -217,11 +231,21 @@ class SigmaDenoiser:
             out = out.to(x_tilde.device, x_tilde.dtype)
         self.network_seconds += time.perf_counter() - t0
         self.calls += 1
-        if self.prediction == "eps":
-            return x_tilde - s * out
-        if self.prediction == "v":
-            return abar * x_tilde - s * abar.sqrt() * out
-        return out
+        return x0_from_sigma_output(self.prediction, x_tilde, s, out)
+
+
+def x0_from_sigma_output(prediction: str, x_tilde: torch.Tensor, sigma, out: torch.Tensor) -> torch.Tensor:
+    """D(x̃; σ) from the network's output at x_t = x̃/√(1 + σ²): ε gives x̃ − σ ε̂, v gives ᾱ x̃ − σ √ᾱ v̂.
+
+    With ᾱ = 1/(1 + σ²) (EDM Table 1, VP): x_0 = (x_t − √(1−ᾱ) ε)/√ᾱ = x̃ − σ ε, and v = √ᾱ ε − √(1−ᾱ) x_0
+    (Salimans & Ho 2022) solved for x_0. ``sigma`` is a float or a tensor broadcasting against x̃.
+    """
+    if prediction == "eps":
+        return x_tilde - sigma * out
+    abar = 1.0 / (1.0 + sigma**2)
+    if prediction == "v":
+        return abar * x_tilde - sigma * abar**0.5 * out
+    return out
 
 
 # -- step rules ------------------------------------------------------------------------------------------------------
@@ -267,18 +291,26 @@ def ancestral_sigmas(sigma: float, sigma_next: float) -> tuple[float, float]:
 
 
 def euler_ancestral(
-    sigmas: Sequence[float], x: torch.Tensor, *, generator: torch.Generator | None = None, **_
+    sigmas: Sequence[float],
+    x: torch.Tensor,
+    *,
+    generator: torch.Generator | None = None,
+    noise: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    **_,
 ) -> Generator[Request, torch.Tensor, torch.Tensor]:
     """Euler ancestral: an Euler step down to σ_down, then fresh noise of σ_up (Song et al. 2021's reverse SDE).
 
     Noise is drawn at every step, the last too (times σ_up = 0), as diffusers' EulerAncestralDiscreteScheduler
-    does, so the two give the same samples from the same generator.
+    does, so the two give the same samples from the same generator. ``noise(x)`` (default: N(0, I) from
+    ``generator``) gives each step's draw; a caller that owns the noise (:class:`OdeScheduler`) hands it in there.
     """
+    if noise is None:
+        noise = lambda like: randn(like.shape, generator, like.device, like.dtype)  # noqa: E731
     for sigma, sigma_next in itertools.pairwise(sigmas):
         denoised = yield x, sigma
         down, up = ancestral_sigmas(sigma, sigma_next)
         x = x + (down - sigma) * to_d(x, sigma, denoised)
-        x = x + randn(x.shape, generator, x.device, x.dtype) * up
+        x = x + noise(x) * up
     return x
 
 
@@ -459,7 +491,7 @@ def sample(
     """Sample from pure noise ``x_T`` (x at σ_max, i.e. ~N(0, I)) with a named sampler; returns x_0."""
     entry = get_sampler(name)
     sigmas = run_sigmas(entry, denoiser, steps, spacing)
-    x = x_T.to(torch.float64) * math.sqrt(1.0 + float(sigmas[0]) ** 2)  # x̃ = x_T/√ᾱ
+    x = x_T * math.sqrt(1.0 + float(sigmas[0]) ** 2)  # x̃ = x_T/√ᾱ, in x_T's dtype
     rule = entry.rule(sigmas.tolist(), x, generator=generator, schedule=denoiser.schedule)
     return solve(rule, denoiser)
 
@@ -470,3 +502,88 @@ def run_sigmas(entry: OdeSampler, denoiser: SigmaDenoiser, steps: int, spacing: 
     if spacing not in entry.spacings:
         raise SamplerError(f"{entry.label} cannot use {spacing} spacing; choose one of {', '.join(entry.spacings)}")
     return sampler_sigmas(denoiser.schedule, steps, spacing, integer_indices=not denoiser.fractional_index)
+
+
+# -- the σ samplers as Scheduler objects (the window's runs, Compare, the CLI) ----------------------------------------
+
+
+class OdeScheduler(Scheduler):
+    """A sampler of :data:`SAMPLERS` behind :class:`~core.diffusion.samplers.Scheduler`: one model call per step.
+
+    ``config.steps`` is the run's budget of network calls (NFE, as in the lab: Heun takes the most steps that
+    fit); ``config.spacing`` the σ grid (:func:`sampler_sigmas` from ``start_index``). :meth:`timesteps` lists
+    the model's (fractional, for a network with a sinusoidal time embedding) index at every call, so Heun's
+    corrector calls appear as repeated indices, as in diffusers' HeunDiscreteScheduler; :meth:`pairs` gives the
+    nearest array index of x_t and of the sample each call returns, for the frames. The state x is x_t in the
+    model's units at each call's σ; the rule works in x̃ = x_t √(1 + σ²). Like diffusers' multistep schedulers it
+    is stateful: :meth:`step` is called once per entry of :meth:`timesteps`, in order (call 0 begins a new run).
+    The ODE is solved unclipped (clipping x̂_0 is no part of the probability-flow ODE): ``config.clip_x0`` is
+    not read.
+    """
+
+    def __init__(
+        self,
+        schedule: NoiseSchedule,
+        config: SamplerConfig,
+        prediction: str = "eps",
+        start_index: int | None = None,
+        *,
+        fractional_index: bool = False,
+    ) -> None:
+        self.entry = get_sampler(config.sampler)
+        self.fractional_index = bool(fractional_index)
+        check_terminal_snr(schedule, prediction)
+        super().__init__(schedule, config, prediction, start_index)
+        self._rule = self._request = self._noise = None
+        self._n = 0
+
+    def _make_timesteps(self) -> list:
+        entry, spacing = self.entry, self.config.spacing
+        if spacing not in entry.spacings:
+            raise SamplerError(f"{entry.label} cannot use {spacing} spacing; choose one of {', '.join(entry.spacings)}")
+        steps = entry.steps_for_nfe(self.config.steps)
+        self.sigmas = sampler_sigmas(
+            self.schedule, steps, spacing, integer_indices=not self.fractional_index, start_index=self.start_index
+        )
+        self._sigma_list = self.sigmas.tolist()
+        # The σ of every call, from a dry run of the rule itself: no second copy of its call pattern.
+        calls = []
+        probe = self._new_rule(torch.zeros(1, dtype=torch.float64), lambda like: torch.zeros_like(like))
+        solve(probe, lambda x, sigma: calls.append(float(sigma)) or torch.zeros_like(x))
+        self.call_sigmas = calls
+        index = index_from_sigma(self.schedule, torch.tensor(calls, dtype=torch.float64))
+        nearest = [int(i) for i in index.round()]
+        self._model_index = index.tolist() if self.fractional_index else nearest
+        self._pairs_list = list(zip(nearest, [*nearest[1:], -1], strict=True))
+        return list(self._model_index)
+
+    def _make_pairs(self) -> list[tuple[int, int]]:
+        return list(self._pairs_list)
+
+    def _new_rule(self, x_tilde: torch.Tensor, noise):
+        return self.entry.rule(self._sigma_list, x_tilde, schedule=self.schedule, noise=noise)
+
+    def needs_noise(self, index) -> bool:
+        return self.entry.order is None  # Euler ancestral draws at every step
+
+    def step(self, model_output, index, x, noise) -> StepOutput:
+        if self._n == 0 or self._rule is None:
+            self._n = 0
+            sigma0 = self.call_sigmas[0]
+            # x̃ reaches σ_max x_T (≈ 2·10⁴ on a cosine schedule): the state stays float64, as in the lab, and
+            # only the model sees its own dtype
+            state = x.to(torch.float64 if x.device.type != "mps" else torch.float32)
+            self._rule = self._new_rule(state * math.sqrt(1.0 + sigma0**2), lambda _like: self._noise)
+            self._request = next(self._rule)
+        x_tilde, sigma = self._request
+        denoised = x0_from_sigma_output(self.prediction, x_tilde, sigma, model_output.to(x_tilde.dtype))
+        self._noise = None if noise is None else noise.to(x_tilde.dtype)
+        self._n += 1
+        try:
+            self._request = self._rule.send(denoised)
+            prev = self._request[0] / math.sqrt(1.0 + self._request[1] ** 2)
+        except StopIteration as stop:
+            self._request, self._n = None, 0
+            prev = stop.value  # σ = 0: x̃ is x_0
+        eps_hat = to_d(x_tilde, sigma, denoised)  # ε̂ = (x̃ − x̂_0)/σ
+        return StepOutput(prev.to(x.dtype), denoised.to(x.dtype), eps_hat.to(x.dtype))
