@@ -206,7 +206,7 @@ def test_dpm_solver_pp_first_order_is_ddim(x_T):
 
 def gaussian_flow(s2):
     """Data N(0, s²): D(x̃, σ) = s²/(s² + σ²) x̃, and the ODE's solution x̃(σ) = x̃(σ_0) √((s² + σ²)/(s² + σ_0²))."""
-    return lambda x, sigma: s2 / (s2 + sigma.reshape(-1, 1) ** 2) * x
+    return lambda x, sigma: s2 / (s2 + torch.as_tensor(sigma).reshape(-1, 1) ** 2) * x
 
 
 @pytest.mark.parametrize(("name", "order"), [("euler", 1), ("heun", 2), ("dpmpp2m", 2)])

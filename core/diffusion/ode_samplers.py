@@ -213,10 +213,13 @@ class SigmaDenoiser:
         self.device = getattr(model, "device", None)
         self.sigma_min, self.sigma_max = (float(s) for s in model_sigmas(self.schedule)[[0, -1]])
         self._log_sigmas = model_sigmas(self.schedule).log()  # once: every call maps its σ through it
+        self._one: dict[tuple, tuple[float, torch.Tensor]] = {}
         self.calls = 0
         self.network_seconds = 0.0
 
     def __call__(self, x_tilde: torch.Tensor, sigma) -> torch.Tensor:
+        if isinstance(sigma, float) or (torch.is_tensor(sigma) and sigma.numel() == 1):
+            return self._call_one(x_tilde, float(sigma))
         sigma = torch.as_tensor(sigma, dtype=torch.float64).reshape(-1).expand(x_tilde.shape[0])
         index = index_from_sigma(self.schedule, sigma, self._log_sigmas)
         index = index.to(self.dtype or x_tilde.dtype) if self.fractional_index else index.round().long()
@@ -233,6 +236,41 @@ class SigmaDenoiser:
         self.calls += 1
         return x0_from_sigma_output(self.prediction, x_tilde, s, out)
 
+    def prime(self, sigmas: torch.Tensor, batch: int, device: torch.device, dtype: torch.dtype) -> None:
+        """Map a whole σ grid to the model's index in one table search, before a run of ``batch`` samples."""
+        sigmas = sigmas[sigmas > 0]
+        index = index_from_sigma(self.schedule, sigmas, self._log_sigmas)
+        index = index.to(self.dtype or dtype) if self.fractional_index else index.round().long()
+        target = self.device or device
+        for sigma, i in zip(sigmas.tolist(), index.to(target), strict=True):
+            self._one[(sigma, batch, target, dtype)] = (1.0 / math.sqrt(1.0 + sigma**2), i.expand(batch))
+
+    def _call_one(self, x_tilde: torch.Tensor, sigma: float) -> torch.Tensor:
+        """One σ for the whole batch (a single run): its scale and the model's t batch are looked up once per σ,
+        so a step costs the network and a few elementwise operations (no per-call table search)."""
+        device = self.device or x_tilde.device
+        key = (sigma, x_tilde.shape[0], device, x_tilde.dtype)
+        hit = self._one.get(key)
+        if hit is None:
+            index = index_from_sigma(self.schedule, torch.tensor([sigma], dtype=torch.float64), self._log_sigmas)
+            index = index.to(self.dtype or x_tilde.dtype) if self.fractional_index else index.round().long()
+            hit = (1.0 / math.sqrt(1.0 + sigma**2), index.expand(x_tilde.shape[0]).to(device))
+            if len(self._one) > 4096:  # a denoiser kept for many runs of many grids
+                self._one.clear()
+            self._one[key] = hit
+        scale, t = hit
+        x_t = x_tilde * scale  # x_t = x̃ √ᾱ
+        t0 = time.perf_counter()
+        if torch.is_inference_mode_enabled():
+            out = self.model(x_t.to(device, self.dtype or x_tilde.dtype), t)
+        else:
+            with torch.inference_mode():
+                out = self.model(x_t.to(device, self.dtype or x_tilde.dtype), t)
+        out = out.to(x_tilde.device, x_tilde.dtype)
+        self.network_seconds += time.perf_counter() - t0
+        self.calls += 1
+        return x0_from_sigma_output(self.prediction, x_tilde, sigma, out)
+
 
 def x0_from_sigma_output(prediction: str, x_tilde: torch.Tensor, sigma, out: torch.Tensor) -> torch.Tensor:
     """D(x̃; σ) from the network's output at x_t = x̃/√(1 + σ²): ε gives x̃ − σ ε̂, v gives ᾱ x̃ − σ √ᾱ v̂.
@@ -244,6 +282,8 @@ def x0_from_sigma_output(prediction: str, x_tilde: torch.Tensor, sigma, out: tor
         return x_tilde - sigma * out
     abar = 1.0 / (1.0 + sigma**2)
     if prediction == "v":
+        if isinstance(sigma, float):  # one fused multiply-add instead of three temporaries
+            return torch.add(abar * x_tilde, out, alpha=-sigma * math.sqrt(abar))
         return abar * x_tilde - sigma * abar**0.5 * out
     return out
 
@@ -260,7 +300,8 @@ def euler(sigmas: Sequence[float], x: torch.Tensor, **_) -> Generator[Request, t
     """Euler's method on the ODE: x̃_{i+1} = x̃_i + (σ_{i+1} − σ_i) d_i (EDM Algorithm 1, lines 3–5)."""
     for sigma, sigma_next in itertools.pairwise(sigmas):
         denoised = yield x, sigma
-        x = x + (sigma_next - sigma) * to_d(x, sigma, denoised)
+        # x̃ + (σ' − σ)(x̃ − D)/σ = D + (σ'/σ)(x̃ − D): one lerp, and no cancellation of σ_max-sized terms
+        x = torch.lerp(denoised, x, sigma_next / sigma)
     return x
 
 
@@ -271,13 +312,14 @@ def heun(sigmas: Sequence[float], x: torch.Tensor, **_) -> Generator[Request, to
     """
     for sigma, sigma_next in itertools.pairwise(sigmas):
         denoised = yield x, sigma
-        d = to_d(x, sigma, denoised)
-        x_euler = x + (sigma_next - sigma) * d  # line 5
+        x_euler = torch.lerp(denoised, x, sigma_next / sigma)  # line 5: x̃ + (σ' − σ) d_i, as in euler()
         if sigma_next == 0:
             x = x_euler
             continue
         denoised_next = yield x_euler, sigma_next  # lines 7–8: d'_i at the Euler point
-        x = x + (sigma_next - sigma) * 0.5 * (d + to_d(x_euler, sigma_next, denoised_next))
+        # x̃ + (σ' − σ)(d_i + d'_i)/2 with d'_i = (x̃_euler − D')/σ'
+        d = to_d(x, sigma, denoised).add_(to_d(x_euler, sigma_next, denoised_next))
+        x = x.add(d, alpha=0.5 * (sigma_next - sigma))
     return x
 
 
@@ -309,8 +351,8 @@ def euler_ancestral(
     for sigma, sigma_next in itertools.pairwise(sigmas):
         denoised = yield x, sigma
         down, up = ancestral_sigmas(sigma, sigma_next)
-        x = x + (down - sigma) * to_d(x, sigma, denoised)
-        x = x + noise(x) * up
+        x = torch.lerp(denoised, x, down / sigma)  # the Euler step to σ_down, as in euler()
+        x = x.add_(noise(x), alpha=up)
     return x
 
 
@@ -334,8 +376,8 @@ def dpm_solver_pp(
             d = denoised
         else:
             r = h_last / h
-            d = (1 + 1 / (2 * r)) * denoised - (1 / (2 * r)) * old
-        x = (sigma_next / sigma) * x - math.expm1(-h) * d
+            d = torch.lerp(old, denoised, 1 + 1 / (2 * r))  # (1 + 1/(2r)) x̂_0,i − 1/(2r) x̂_0,i−1
+        x = torch.lerp(d, x, sigma_next / sigma)  # (σ'/σ) x̃ − (e^{−h} − 1) D with e^{−h} = σ'/σ
         old, h_last = denoised, h
     return x
 
@@ -433,7 +475,7 @@ def solve(rule: Generator[Request, torch.Tensor, torch.Tensor], denoise: Denoise
     try:
         x, sigma = next(rule)
         while True:
-            x, sigma = rule.send(denoise(x, torch.tensor([sigma], dtype=torch.float64)))
+            x, sigma = rule.send(denoise(x, float(sigma)))
     except StopIteration as stop:
         return stop.value
 
@@ -492,8 +534,11 @@ def sample(
     entry = get_sampler(name)
     sigmas = run_sigmas(entry, denoiser, steps, spacing)
     x = x_T * math.sqrt(1.0 + float(sigmas[0]) ** 2)  # x̃ = x_T/√ᾱ, in x_T's dtype
+    if isinstance(denoiser, SigmaDenoiser):
+        denoiser.prime(sigmas, x.shape[0], x.device, x.dtype)
     rule = entry.rule(sigmas.tolist(), x, generator=generator, schedule=denoiser.schedule)
-    return solve(rule, denoiser)
+    with torch.inference_mode():  # entered once for the run, not at every call
+        return solve(rule, denoiser)
 
 
 def run_sigmas(entry: OdeSampler, denoiser: SigmaDenoiser, steps: int, spacing: str | None = None) -> torch.Tensor:
