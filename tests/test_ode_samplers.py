@@ -415,3 +415,27 @@ def test_the_lab_panel_runs_the_mixture_and_draws_it(qtbot):
         "dpmpp2m",
     ]
     panel.shutdown()
+
+
+def test_the_lab_panel_puts_every_sampler_on_one_spacing_when_asked(qtbot):
+    from app.panels.lab import LabPanel
+    from app.state import ViewState
+
+    panel = LabPanel(ViewState())
+    qtbot.addWidget(panel)
+    panel.data.setCurrentIndex(panel.data.findData("mixture"))
+    panel.reference_nfe = 19
+    panel.nfe.setText("4")
+    for name, box in panel.checks.items():
+        box.setChecked(name in ("ddim", "dpmpp2m"))
+    panel.spacing.setCurrentIndex(panel.spacing.findData("linspace"))
+    with qtbot.waitSignal(panel.worker.finished, timeout=120_000):
+        panel.run_button.click()
+    assert {r.spacing for r in panel.result.runs} == {"linspace"}
+    ddim, dpm = (panel.result.run(name, 4) for name in ("ddim", "dpmpp2m"))
+    np.testing.assert_array_equal(ddim.sigmas, dpm.sigmas)  # the same steps: only the solvers differ
+    panel.spacing.setCurrentIndex(panel.spacing.findData("karras"))
+    panel.run_button.click()  # DDIM cannot take Karras σ: one line, the last result kept
+    assert "DDIM η=0 cannot use karras spacing" in panel.status.text()
+    assert {r.spacing for r in panel.result.runs} == {"linspace"}
+    panel.shutdown()

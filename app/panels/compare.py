@@ -69,6 +69,9 @@ class RunRow:
         self.variance.addItem(mark("σ² = β̃_t"), "fixed_small")
         self.variance.addItem("σ² = β_t", "fixed_large")
         self.model = QComboBox()
+        for combo in (self.sampler, self.model):  # long item texts must not widen the window
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(8)
         self.sampler.currentIndexChanged.connect(lambda _i: sampler_menus.sampler_changed(self.sampler, self.spacing))
         self.sampler.currentIndexChanged.connect(self.sync)
         self.sync()

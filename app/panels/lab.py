@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -117,12 +118,22 @@ class LabPanel(QWidget):
         self.batch.setRange(1, 64)
         self.batch.setValue(2)
         self.batch.setPrefix("images ")
+        self.spacing = QComboBox()
+        self.spacing.addItem("each its own steps", None)
+        for name in ode.SPACINGS:
+            self.spacing.addItem(f"all on {name}", name)
+        self.spacing.setToolTip(
+            "The σ grid every run takes: each sampler's own (DDIM trailing, the σ samplers "
+            f"{ode.SAMPLERS['euler'].spacing}), or one for all, so only the solvers differ (Lin et al. 2024 on spacings)"
+        )
         self.run_button = QPushButton("Run")
         self.run_button.clicked.connect(self.start)
         self.busy = QProgressBar()
         self.busy.setMaximumWidth(140)
         self.status = QLabel("")
-        for w in (QLabel("NFE"), self.nfe, self.data, self.batch, self.run_button, self.busy):
+        self.status.setWordWrap(True)  # the results line is long: it wraps instead of widening the window
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        for w in (QLabel("NFE"), self.nfe, self.spacing, self.data, self.batch, self.run_button, self.busy):
             bar.addWidget(w)
         bar.addStretch(1)
 
@@ -164,10 +175,11 @@ class LabPanel(QWidget):
             nfes = parse_nfes(self.nfe.text())
             samplers = self.chosen()
             denoiser, x_T, reference = self._denoiser()
-            run_lab_args = dict(reference_nfe=reference)
+            spacing = self.spacing.currentData()
+            run_lab_args = dict(reference_nfe=reference, spacing=spacing)
             from core.runs.lab import plan_runs
 
-            plan_runs(denoiser, samplers, nfes)  # refuse bad input here, in one line, before the thread
+            plan_runs(denoiser, samplers, nfes, spacing)  # refuse bad input here, in one line, before the thread
         except DiffusionVizError as exc:
             self._say(str(exc))
             return None
@@ -279,6 +291,7 @@ class LabPanel(QWidget):
             schedule, own = model.schedule, model_loss_name(model)
         sigmas, sampler = None, ""
         if self.result is not None:
-            run = next((r for r in self.result.runs if r.sampler == "dpmpp2m"), self.result.runs[0])
+            runs = [r for r in self.result.runs if r.sampler == "dpmpp2m"] or list(self.result.runs)
+            run = min(runs, key=lambda r: abs(r.nfe - 10))  # the steps of a run of about 10 calls, as ticks
             sigmas, sampler = run.sigmas, f"{ode.SAMPLERS[run.sampler].label} NFE {run.nfe}"
         self.weighting.show_schedule(schedule, own, sigmas, sampler)
