@@ -193,7 +193,7 @@ def test_compare_runs_two_samplers_side_by_side_each_as_it_runs_alone(window, qt
         panel.start()
     ticks = panel.ticks()
     assert len(ticks) == 10 and all(f.final for f in ticks[-1])  # Heun's 9 calls set the pace
-    assert "Heun 9 NFE karras" in panel.titles[0] and "DPM-Solver++(2M) 6 NFE karras" in panel.titles[1]
+    assert "Heun 9 NFE karras" in panel.titles[0] and "DPM-Solver++(2M) 6 NFE edm" in panel.titles[1]
     for row, frame in zip(panel.rows[:2], ticks[-1], strict=True):
         alone = list(run_chain(RunSpec(window.model, row.config(panel.seed.value()))))[-1]
         torch.testing.assert_close(frame.x_t, alone.x_t, rtol=1e-4, atol=1e-4)

@@ -22,7 +22,7 @@ def _ints(text: str) -> list[int]:
 
 # Written out so that building the parser imports no torch; a test holds them equal to core's.
 SAMPLER_NAMES = ("ddim", "euler", "heun", "dpmpp2m", "euler_a")
-SPACINGS = ("leading", "trailing", "linspace", "karras")
+SPACINGS = ("leading", "trailing", "linspace", "karras", "edm")
 LAB_SAMPLERS = "ddim,euler,heun,dpmpp2m"
 LAB_NFE = "5,10,20,50,100"
 RUN_SAMPLERS = ("ddpm", "ddim", "euler", "heun", "dpmpp2m", "euler_a")  # core.diffusion.samplers.SAMPLERS
@@ -34,7 +34,7 @@ def add_spacing_args(p) -> None:
         "--spacing",
         choices=SPACINGS,
         default=None,
-        help="the steps a run visits (default: the sampler's own: DDIM trailing, the σ samplers karras); "
+        help="the steps a run visits (default: the sampler's own: DDIM trailing, Heun karras, the other σ samplers edm); "
         "a σ sampler's --steps are its network calls (NFE)",
     )
     p.add_argument("--zero-terminal-snr", action="store_true", help="rescale the schedule to ᾱ_T = 0 (Lin et al. 2024)")

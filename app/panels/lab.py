@@ -55,16 +55,21 @@ def parse_nfes(text: str) -> list[int]:
     return sorted(set(values))
 
 
+WEIGHT_FLOOR = 1e-4  # the weighting plot's bottom: a curve below it rests there
+
+
 class WeightingPlot(pg.PlotWidget):
     """w(λ) of the common losses under a schedule, the model's own loss drawn thick, a sampler's steps as ticks."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setLabel("bottom", "λ = log(ᾱ/(1−ᾱ))")
-        self.setLabel("left", "w(λ) p(λ), max 1")
+        self.setLabel("left", "w(λ) p(λ), max 1 (log)")
         self.setTitle("every loss as a weighting over log-SNR (Kingma & Gao 2023)")
+        # log y: x₀- and v-MSE weigh the ε-MSE by e^−λ, so near ᾱ_T ≈ 0 they are 10⁸ times their mid-λ value
+        self.setLogMode(False, True)
+        self.setYRange(np.log10(WEIGHT_FLOOR) - 0.3, 0.1)
         self.addLegend(offset=(5, 5))
-        self.ticks = pg.ScatterPlotItem(symbol="|", size=14, pen=pg.mkPen(0, 0, 0), brush=None)
 
     def show_schedule(self, schedule, own: str, sigmas: np.ndarray | None = None, sampler: str = "") -> None:
         self.clear()
@@ -75,12 +80,15 @@ class WeightingPlot(pg.PlotWidget):
         for (name, w), rgb in zip(loss_weightings(schedule, lam).items(), palette, strict=False):
             mine = name == own
             label = f"{name}  ← this model" if mine else name
-            self.plot(lam, w, pen=pg.mkPen(rgb, width=4 if mine else 1.5), name=label)
+            self.plot(lam, np.maximum(w, WEIGHT_FLOOR), pen=pg.mkPen(rgb, width=4 if mine else 1.5), name=label)
         if sigmas is not None:
             positive = sigmas[sigmas > 0]
-            self.ticks.setData(ode.lambda_from_sigma(positive), np.full(len(positive), -0.04))
-            self.addItem(self.ticks)
+            lam_steps = ode.lambda_from_sigma(positive)
+            self.ticks = self.plot(
+                lam_steps, np.full(len(positive), WEIGHT_FLOOR * 0.7), pen=None, symbol="|", symbolSize=14
+            )
             self.setTitle(f"losses over log-SNR (Kingma & Gao 2023); ticks: {sampler}'s {len(positive)} steps")
+        self.setYRange(np.log10(WEIGHT_FLOOR) - 0.3, 0.1)
 
 
 class LabPanel(QWidget):
@@ -123,8 +131,9 @@ class LabPanel(QWidget):
         for name in ode.SPACINGS:
             self.spacing.addItem(f"all on {name}", name)
         self.spacing.setToolTip(
-            "The σ grid every run takes: each sampler's own (DDIM trailing, the σ samplers "
-            f"{ode.SAMPLERS['euler'].spacing}), or one for all, so only the solvers differ (Lin et al. 2024 on spacings)"
+            "The σ grid every run takes: each sampler's own ("
+            + ", ".join(f"{e.label} {e.spacing}" for n, e in ode.SAMPLERS.items() if n != "euler_a")
+            + "), or one for all, so only the solvers differ (Lin et al. 2024 on spacings)"
         )
         self.run_button = QPushButton("Run")
         self.run_button.clicked.connect(self.start)

@@ -2,7 +2,7 @@
 
 DDPM and DDIM step on the model's indices; the σ samplers of :data:`core.diffusion.ode_samplers.SAMPLERS` solve
 the probability-flow ODE and count their steps in network calls (NFE). Picking a sampler moves the spacing menu
-to that sampler's own spacing (DDIM trailing, the σ samplers Karras), as the lab runs them.
+to that sampler's own spacing (DDIM trailing, Heun karras, the other σ samplers edm), as the lab runs them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ SPACING_TIPS = {
     "leading": "leading: diffusers' old default; never starts at t = T (Lin et al. 2024)",
     "trailing": "trailing: from t = T down, evenly (Lin et al. 2024, Table 2)",
     "linspace": "linspace: T … 1 evenly, rounded to indices",
-    "karras": "karras: EDM's σ_i = (σ_max^(1/ρ) + i/(N−1)(σ_min^(1/ρ) − σ_max^(1/ρ)))^ρ, ρ = 7 (σ samplers only)",
+    "karras": "karras: EDM's σ_i = (σ_max^(1/ρ) + i/(N−1)(σ_min^(1/ρ) − σ_max^(1/ρ)))^ρ, ρ = 7, from the model's σ_max",
+    "edm": "edm: the same over EDM's own σ ≤ 80, after one step from the model's σ_max (σ samplers only)",
 }
 
 

@@ -47,8 +47,11 @@ from core.diffusion.samplers import SamplerConfig, Scheduler, StepOutput, ddim_r
 from core.diffusion.schedules import NoiseSchedule
 from core.errors import DiffusionVizError
 
-SPACINGS = ("leading", "trailing", "linspace", "karras")
+SPACINGS = ("leading", "trailing", "linspace", "karras", "edm")
 KARRAS_RHO = 7.0  # EDM Eq. (5) and Sec. 3: ρ = 7
+# EDM's σ range, for which ρ = 7 was tuned (Karras et al. 2022, Sec. 3 and Table 1: σ_max = 80). A schedule whose
+# ᾱ_T is near 0 (cosine: σ_max ≈ 2·10⁴) would otherwise spend most Karras steps where x̂_0 is the data mean.
+EDM_SIGMA_MAX = 80.0
 # ᾱ_T = 0 (zero terminal SNR) puts σ_max at infinity; like diffusers' Euler schedulers, the σ samplers read it
 # as 2^−24 there (σ_max ≈ 4096). The ε-prediction case is refused before that (check_terminal_snr).
 ZERO_SNR_ALPHA_BAR = 2.0**-24
@@ -107,7 +110,8 @@ def sampler_sigmas(
     ``leading``, ``trailing`` and ``linspace`` take the model's own indices of
     :func:`core.diffusion.samplers.ddim_timesteps` (Lin et al. 2024, Table 2; linspace rounded to indices, so
     DDIM and Euler share its steps): diffusers' grids, where "leading" never starts at t = T. ``karras`` is
-    EDM's Eq. (5) from σ_{T−1} down to σ_0. With ``start_index`` (a window's run, which may start from a
+    EDM's Eq. (5) from σ_{T−1} down to σ_0; ``edm`` is Eq. (5) over EDM's own range σ ≤ :data:`EDM_SIGMA_MAX`
+    after one step from σ_{T−1} (when that is larger). With ``start_index`` (a window's run, which may start from a
     noised image) the grid starts at that index, as the program's DDIM does
     (:func:`core.diffusion.samplers.ddim_run_timesteps`). With ``integer_indices`` (a model that takes only
     integer indices) the Karras σ must fall on distinct indices.
@@ -119,13 +123,19 @@ def sampler_sigmas(
     if num_steps < 1:
         raise SamplerError(f"a run needs at least 1 step, got {num_steps}")
     table = model_sigmas(schedule)
-    if spacing == "karras":
-        sigmas = karras_sigmas(float(table[0]), float(table[start]), num_steps)
+    if spacing in ("karras", "edm"):
+        top = float(table[start])
+        if spacing == "edm" and top > EDM_SIGMA_MAX and num_steps > 1:
+            # one step from the run's own σ_max (x_T lives there: Lin et al. 2024), then EDM's range
+            rest = karras_sigmas(float(table[0]), EDM_SIGMA_MAX, num_steps - 1)
+            sigmas = torch.cat([torch.tensor([top], dtype=torch.float64), rest])
+        else:
+            sigmas = karras_sigmas(float(table[0]), top, num_steps)
         if integer_indices:
             indices = index_from_sigma(schedule, sigmas).round()
             if len(set(indices.tolist())) < num_steps:
                 raise SamplerError(
-                    f"karras spacing with {num_steps} steps puts two steps on one of the model's {start + 1} "
+                    f"{spacing} spacing with {num_steps} steps puts two steps on one of the model's {start + 1} "
                     "indices (it crowds the low-noise end); ask for fewer steps or another spacing"
                 )
     else:
@@ -418,7 +428,7 @@ class OdeSampler:
     order: int | None
     calls_per_step: int
     last_calls: int = 1
-    spacing: str = "karras"  # the spacing it is used with unless one is asked for
+    spacing: str = "edm"  # the spacing it is used with unless one is asked for
     spacings: tuple[str, ...] = SPACINGS
     citation: str = ""
 
@@ -452,7 +462,9 @@ SAMPLERS: dict[str, OdeSampler] = {
             citation="Song et al. 2021, Eq. 12",
         ),
         OdeSampler("euler", "Euler", euler, 1, 1, citation="Karras et al. 2022, Alg. 1 (Euler)"),
-        OdeSampler("heun", "Heun", heun, 2, 2, citation="Karras et al. 2022, Alg. 1"),
+        # Heun's trapezoid fails across edm's one step from σ_max ≈ 2·10⁴ to 80 (its d varies over 2.5 decades of
+        # σ there): it keeps Karras σ from the model's own σ_max, whose steps shrink geometrically at the top
+        OdeSampler("heun", "Heun", heun, 2, 2, spacing="karras", citation="Karras et al. 2022, Alg. 1"),
         OdeSampler("dpmpp2m", "DPM-Solver++(2M)", dpm_solver_pp, 2, 1, citation="Lu et al. 2022, Alg. 2"),
         OdeSampler("euler_a", "Euler ancestral", euler_ancestral, None, 1, citation="k-diffusion; Song et al. 2021"),
     )

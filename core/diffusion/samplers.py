@@ -28,7 +28,8 @@ DEFAULT_CLIP_X0 = True
 # The σ samplers of core.diffusion.ode_samplers.SAMPLERS (written out here, below it; a test holds them equal)
 ODE_SAMPLERS = ("euler", "heun", "dpmpp2m", "euler_a")
 SAMPLERS = ("ddpm", "ddim", *ODE_SAMPLERS)
-KARRAS = "karras"  # EDM's σ spacing, for the σ samplers only (core.diffusion.ode_samplers.karras_sigmas)
+# EDM's σ spacings, for the σ samplers only (core.diffusion.ode_samplers.sampler_sigmas)
+SIGMA_SPACINGS = ("karras", "edm")
 
 ModelFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -172,7 +173,7 @@ class SamplerConfig:
     """Everything that defines a reverse run, so the app and the CLI share one description.
 
     ``steps`` is DDIM's number of steps and a σ sampler's number of network calls (NFE; Heun makes two a
-    step); DDPM takes every step. ``spacing`` may be ``"karras"`` for the σ samplers.
+    step); DDPM takes every step. ``spacing`` may be ``"karras"`` or ``"edm"`` for the σ samplers.
     ``zero_terminal_snr`` runs on the schedule rescaled to ᾱ_T = 0 (Lin et al. 2024, Algorithm 1).
     """
 
@@ -190,11 +191,13 @@ class SamplerConfig:
             raise ValueError(f"unknown sampler {self.sampler!r}; choose one of {', '.join(SAMPLERS)}")
         if self.variance not in VARIANCES:
             raise ValueError(f"unknown variance {self.variance!r}; choose one of {', '.join(VARIANCES)}")
-        if self.spacing not in (*SPACINGS, KARRAS):
-            raise ValueError(f"unknown spacing {self.spacing!r}; choose one of {', '.join((*SPACINGS, KARRAS))}")
-        if self.spacing == KARRAS and self.sampler not in ODE_SAMPLERS:
+        if self.spacing not in (*SPACINGS, *SIGMA_SPACINGS):
             raise ValueError(
-                f"{self.sampler.upper()} runs on the model's own steps: karras spacing is for "
+                f"unknown spacing {self.spacing!r}; choose one of {', '.join((*SPACINGS, *SIGMA_SPACINGS))}"
+            )
+        if self.spacing in SIGMA_SPACINGS and self.sampler not in ODE_SAMPLERS:
+            raise ValueError(
+                f"{self.sampler.upper()} runs on the model's own steps: {self.spacing} spacing is for "
                 f"{', '.join(ODE_SAMPLERS)}; choose leading, trailing or linspace"
             )
         if self.steps < 1:

@@ -84,7 +84,7 @@ def total_ticks(runs: Sequence[CompareRun], paper_t: int | None, forward: NoiseS
 def parse_runs(text: str, model: LoadedModel) -> list[CompareRun]:
     """``"ddpm:1000,ddim:50,ddim:10:1,heun:19:karras"`` → runs (sampler:steps[:η], or σ sampler:NFE[:spacing]).
 
-    DDPM always takes every step; a σ sampler's spacing defaults to its own (Karras for Heun, …).
+    DDPM always takes every step; a σ sampler's spacing defaults to its own (Karras for Heun, edm for the others).
     """
     runs = []
     for part in filter(None, (p.strip() for p in text.split(","))):
