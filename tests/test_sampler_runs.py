@@ -26,7 +26,11 @@ def tiny_model(prediction: str = "v") -> LoadedModel:
     net = UNet(TINY).eval()
     for p in net.parameters():
         torch.nn.init.normal_(p, std=0.05)
-    return LoadedModel(net, NoiseSchedule.cosine(60), prediction, 8, 3, torch.device("cpu"), "tiny")
+
+    def forward(x, t):  # an untrained UNet barely reads t: a term that does, so a wrong (rounded) t shows
+        return net(x, t) + 0.3 * torch.sin(t.to(x.dtype) / 3).reshape(-1, 1, 1, 1) * x
+
+    return LoadedModel(net, NoiseSchedule.cosine(60), prediction, 8, 3, torch.device("cpu"), "tiny", forward=forward)
 
 
 @pytest.fixture
@@ -52,8 +56,15 @@ def choose(combo, data) -> None:
 
 
 def lab_final(model, x_T, sampler: str, nfe: int, spacing: str | None = None) -> torch.Tensor:
+    """The lab's final sample, unclamped (a run's last frame is clamped to [−1, 1]; its x̂₀ before is not)."""
     result = run_lab(ode.SigmaDenoiser(model), x_T, [sampler], [nfe], reference_nfe=3, spacing=spacing)
-    return result.runs[0].final[0].clamp(-1, 1).float()
+    return result.runs[0].final[0].float()
+
+
+def last_x0_hat(frames) -> torch.Tensor:
+    """The x̂₀ of a σ sampler's last call: its step to σ = 0 lands there (EDM Alg. 1, line 6), unclamped."""
+    torch.testing.assert_close(frames[-2].x0_hat.clamp(-1, 1), frames[-1].x_t)
+    return frames[-2].x0_hat
 
 
 # -- the run owner -----------------------------------------------------------------------------------------------
@@ -68,7 +79,7 @@ def test_a_sigma_samplers_run_is_the_labs_solver_from_the_same_x_T(name, spacing
     entry = ode.SAMPLERS[name]
     assert len(frames) == entry.nfe(entry.steps_for_nfe(7)) + 1  # one frame per network call, then the sample
     x_T = frames[0].x_t[None]
-    torch.testing.assert_close(frames[-1].x_t, lab_final(model, x_T, name, 7, spacing), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(last_x0_hat(frames), lab_final(model, x_T, name, 7, spacing), rtol=1e-4, atol=1e-4)
 
 
 def test_heuns_corrector_calls_repeat_an_index_and_every_call_has_its_frame():
@@ -141,7 +152,7 @@ def test_heun_in_the_reverse_panel_lands_on_the_labs_heun_from_the_same_x_T(wind
     assert len(frames) == 10 and frames[-1].final  # 9 network calls, then the sample
     assert frames[3].x0_hat.abs().sum() > 0  # each call's x̂₀ is on show as for DDIM
     x_T = panel.session.start()[0]
-    torch.testing.assert_close(frames[-1].x_t, lab_final(window.model, x_T, "heun", 9), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(last_x0_hat(frames), lab_final(window.model, x_T, "heun", 9), rtol=1e-4, atol=1e-4)
     panel.seek(3)
     assert "x̂₀" in panel.view_pred.caption or "predicted" in panel.view_pred.caption
 
@@ -195,8 +206,11 @@ def test_compare_runs_two_samplers_side_by_side_each_as_it_runs_alone(window, qt
     assert len(ticks) == 10 and all(f.final for f in ticks[-1])  # Heun's 9 calls set the pace
     assert "Heun 9 NFE karras" in panel.titles[0] and "DPM-Solver++(2M) 6 NFE edm" in panel.titles[1]
     for row, frame in zip(panel.rows[:2], ticks[-1], strict=True):
-        alone = list(run_chain(RunSpec(window.model, row.config(panel.seed.value()))))[-1]
-        torch.testing.assert_close(frame.x_t, alone.x_t, rtol=1e-4, atol=1e-4)
+        alone = list(run_chain(RunSpec(window.model, row.config(panel.seed.value()))))
+        torch.testing.assert_close(frame.x_t, alone[-1].x_t, rtol=1e-4, atol=1e-4)
+        if row is panel.rows[0]:  # the tick before the end shows Heun's 8th call: its x̂₀ is unclamped
+            before = ticks[-2][0]
+            torch.testing.assert_close(before.x0_hat, alone[before.n].x0_hat, rtol=1e-4, atol=1e-4)
     assert not torch.allclose(ticks[-1][0].x_t, ticks[-1][1].x_t)
 
 
