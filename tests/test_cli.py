@@ -292,7 +292,8 @@ def test_export_compare_writes_one_gif_of_labelled_columns(model_dir, photo, tmp
         assert gif.size[0] == 3 * 32 + 2 * 6 and gif.size[1] > 32 + 2 * 16  # three titled columns under the label
         assert 30 <= gif.n_frames <= 62
     assert "3 runs from pure noise" in capsys.readouterr().out
-    assert main([*args, "--model", str(model_dir), "--runs", "euler:3"]) == 2
+    assert main([*args, "--model", str(model_dir), "--runs", "lms:3"]) == 2
+    assert main([*args, "--model", str(model_dir), "--runs", "heun:2"]) == 2  # Heun makes 2 calls a step
 
 
 def test_invert_writes_the_round_trip_and_prints_its_psnr(model_dir, photo, tmp_path, capsys):

@@ -238,7 +238,6 @@ class ReversePanel(QWidget):
                 f"{model.schedule.name} schedule, T = {model.schedule.T}"
             )
             self.model_label.setToolTip(self.model_label.text())
-            self.steps.setMaximum(2 * model.schedule.T)  # a σ sampler's NFE: Heun makes two calls a step
         self._settings_changed()
 
     def sampler_config(self) -> SamplerConfig:
@@ -297,6 +296,9 @@ class ReversePanel(QWidget):
 
     def _settings_changed(self, coalesce: bool = False) -> None:
         sampler_menus.sync_enabled(self.sampler, self.steps, self.eta, self.variance, self.spacing)
+        if self.model is not None:  # DDIM visits at most the T steps; a σ sampler's NFE may reach 2T (Heun)
+            with QSignalBlocker(self.steps):
+                self.steps.setMaximum(self.model.schedule.T * (1 if self.sampler.currentData() == "ddim" else 2))
         from_noise = self.start_from.currentText() == START_NOISE
         index = self.start_index()
         self.note.setText(explain_start(self.model, from_noise, self.state.image is not None, index, self.run_size()))
