@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
-import re
 import sys
 from pathlib import Path
 
 from app.commands import analyse, playground
 from app.commands import samplers as samplers_command
 from app.commands import theory as theory_command
+from app.commands import train as train_command
+from app.commands.options import positive_int as _positive_int
 from core import __version__
+from core.choices import CONTENT, SAMPLERS, SCHEDULE_NAMES, VARIANCES, VIEWS
 from core.errors import DiffusionVizError
 
 SUBCOMMANDS = ("train", "sample", "evaluate", "export", "vlb", "invert", "playground", "theory", "analyse", "samplers")
@@ -54,67 +56,6 @@ def _window_problem(image: str | None) -> str | None:
     return None
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _add_train(sub) -> None:
-    p = sub.add_parser(
-        "train",
-        help="train a model on emoji or a folder of images",
-        description="Train a UNet with the simple DDPM loss; the output folder is a model folder.",
-    )
-    p.add_argument("--data", default="emoji", help="'emoji' (Noto Color Emoji bitmaps) or a folder of images")
-    p.add_argument("--size", type=_positive_int, default=32, help="image side in pixels (default 32)")
-    p.add_argument("--out", required=True, help="output folder (model, checkpoints, sample grids)")
-    p.add_argument("--steps", type=_positive_int, default=6000)
-    p.add_argument("--batch-size", type=_positive_int, default=64)
-    p.add_argument("--lr", type=float, default=4e-4)
-    p.add_argument(
-        "--seed",
-        type=int,
-        default=0,
-        help="batches, noise and init; the held-out 10%% is always the same (split seed 0)",
-    )
-    p.add_argument("--prediction", choices=("eps", "x0", "v"), default="v")
-    p.add_argument("--schedule", choices=("linear", "cosine", "sigmoid"), default="cosine")
-    p.add_argument("--base-channels", type=_positive_int, default=32)
-    p.add_argument("--channel-mults", default="1,2,2,2", help="comma-separated, e.g. 1,2,2,2")
-    p.add_argument("--checkpoint-every", type=_positive_int, default=500)
-    p.add_argument("--log-every", type=_positive_int, default=50)
-    p.add_argument("--resume", action="store_true", help="continue from the training state in --out")
-    p.add_argument(
-        "--init",
-        default=None,
-        help="start from this model folder's weights (same architecture) and keep its held-out split",
-    )
-    p.add_argument("--balance", action="store_true", help="emoji: draw skin-tone variants of one emoji as one")
-    p.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant")
-    p.add_argument("--min-snr", type=float, default=0.0, help="min-SNR-γ loss weighting (0 = off, 5 is usual)")
-    p.add_argument(
-        "--attention-resolutions",
-        default="8",
-        help="comma-separated feature-map sides with self-attention; 'none' for a fully convolutional net",
-    )
-    p.add_argument(
-        "--crop",
-        action="store_true",
-        help="folder data: train on random square crops at random scales of whole photos (held out whole)",
-    )
-    p.add_argument(
-        "--crop-min-scale", type=float, default=1.0, help="smallest crop: --size × this, in the stored photo"
-    )
-    p.add_argument(
-        "--crop-max-scale", type=float, default=0.0, help="largest crop: --size × this (0: the photo's short side)"
-    )
-    p.add_argument("--photo-side", type=_positive_int, default=768, help="--crop: photos are stored at this long side")
-    p.add_argument("--holdout", type=float, default=0.1, help="fraction held out (of images, or of whole photos)")
-    p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
-
-
 def _add_model_arg(p) -> None:
     p.add_argument(
         "--model",
@@ -126,14 +67,14 @@ def _add_model_arg(p) -> None:
         type=_positive_int,
         default=None,
         help="the side to run at: a fully convolutional model runs at any multiple of its down-sampling "
-        "(default: its own size); for ideal:FOLDER, the side its pictures are resized to (default 64)",
+        "(default: its run size, 128 px for the bundled photo model, else its own size); for ideal:FOLDER, the side its pictures are resized to (default 64)",
     )
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
 
 
 def _add_sampler_args(p) -> None:
     # The window's reverse panel starts on the same: DDPM, σ² = β̃_t, seed 0 (and DDIM 50, η = 0 once picked).
-    p.add_argument("--sampler", choices=samplers_command.RUN_SAMPLERS, default="ddpm", help="default: %(default)s")
+    p.add_argument("--sampler", choices=SAMPLERS, default="ddpm", help="default: %(default)s")
     samplers_command.add_spacing_args(p)
     p.add_argument(
         "--steps", type=_positive_int, default=50, help="DDIM steps; DDPM always runs every step (default: %(default)s)"
@@ -141,7 +82,7 @@ def _add_sampler_args(p) -> None:
     p.add_argument("--eta", type=float, default=0.0, help="DDIM η: 0 deterministic, 1 DDPM-like (default: %(default)s)")
     p.add_argument(
         "--variance",
-        choices=("fixed_small", "fixed_large"),
+        choices=VARIANCES,
         default="fixed_small",
         help="DDPM σ²: β̃_t (fixed_small) or β_t (fixed_large) (default: %(default)s)",
     )
@@ -188,7 +129,7 @@ def build_window_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", default=None, help="a model folder (default: the bundled emoji model)")
     parser.add_argument(
         "--view",
-        choices=("x0", "eps", "v", "score"),
+        choices=VIEWS,
         default=None,
         help="what the reverse panel's second picture shows first: x̂_0, ε̂, v̂ or the score",
     )
@@ -197,13 +138,20 @@ def build_window_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _register(sub, command) -> None:
+    """Add a command module's parser (``command.add_parser(sub)``) and dispatch it to ``command.run``."""
+    before = set(sub.choices)
+    command.add_parser(sub)
+    for name in set(sub.choices) - before:
+        sub.choices[name].set_defaults(func=command.run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="diffusion-viz", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"diffusion-viz {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _add_train(sub)
-    theory_command.add_parser(sub)
-    samplers_command.add_parser(sub)
+    for command in (train_command, theory_command, samplers_command):
+        _register(sub, command)
 
     p = sub.add_parser(
         "sample",
@@ -217,8 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(sampler="ddim", steps=100, eta=1.0)
     p.add_argument("--out", required=True, help="the PNG file to write (its name ends in .png)")
     p.add_argument("--n", type=_positive_int, default=64, help="number of samples (default 64)")
+    p.set_defaults(func=_run_sample)
 
     p = sub.add_parser("evaluate", help="held-out bits/dim from the variational bound")
+    p.set_defaults(func=_run_evaluate)
     _add_model_arg(p)
     p.add_argument("--data", default="emoji", help="'emoji' or a folder of images")
     p.add_argument("--num-images", type=_positive_int, default=None, help="evaluate only the first N held-out images")
@@ -248,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
         "follows --out's extension (.gif, .webp, .mp4); pictures about 256 px on the long side; the last frame "
         "held 1.5 s. The defaults are the window's (DDPM, σ² = β̃_t, seed 0).",
     )
+    p.set_defaults(func=_run_export)
     p.add_argument("image", metavar="IMAGE", help="the image to noise (forward) or to denoise from (reverse)")
     p.add_argument("--out", required=True, help="the animation to write: NAME.gif, NAME.webp or NAME.mp4")
     p.add_argument("--mode", choices=("forward", "reverse", "compare"), default="reverse")
@@ -268,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--schedule",
-        choices=("model", "linear", "cosine", "sigmoid"),
+        choices=("model", *SCHEDULE_NAMES),
         default="model",
         help="forward: the schedule to noise with (default: the model's)",
     )
@@ -289,20 +240,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=_positive_int, default=None, help="nearest-neighbour scale (default: to ≈256 px)")
     p.add_argument(
         "--content",
-        choices=("both", "xt", "pred", "all", "x0"),
+        choices=(*CONTENT, "x0"),
         default="both",
         help="reverse: x_t | prediction (both), x_t, the prediction (pred; x0 is the same with --view x0), "
         "or x_t | prediction | truth (all)",
     )
     p.add_argument(
         "--view",
-        choices=("x0", "eps", "v", "score"),
+        choices=VIEWS,
         default="x0",
         help="reverse: the prediction shown: x̂_0, ε̂, v̂ or the score (converted from the model's own output)",
     )
     p.add_argument("--no-label", action="store_true", help="do not write t on the frames")
 
     p = sub.add_parser("vlb", help="the variational bound's terms L_t of one image, as CSV (and a plot)")
+    p.set_defaults(func=_run_vlb)
     p.add_argument("image", metavar="IMAGE", help="the image (centre-cropped and resized to the model's size)")
     _add_model_arg(p)
     p.add_argument("--out", required=True, help="the CSV to write: a header, then one row per term (t, bits/dim)")
@@ -310,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="the noise seed (evaluate's, at stride 1)")
 
     p = sub.add_parser("invert", help="DDIM inversion: an image to x_T and back, as a GIF; prints the PSNR")
+    p.set_defaults(func=_run_invert)
     p.add_argument("image", metavar="IMAGE", help="the image (centre-cropped and resized to the model's size)")
     _add_model_arg(p)
     p.add_argument(
@@ -319,8 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_animation_args(p)
     p.add_argument("--scale", type=_positive_int, default=None, help="nearest-neighbour scale (default: to ≈256 px)")
 
-    analyse.add_parser(sub)
-    playground.add_parser(sub)
+    for command in (analyse, playground):
+        _register(sub, command)
     return parser
 
 
@@ -458,7 +411,8 @@ def _run_export(args) -> int:
         with progress_bar(total_ticks(runs, args.strength), "computing steps") as bar:
             chains = compare_chains(runs, image, args.strength, seed=args.seed)
             ticks = [tick for tick in chains if not _tick(bar)]
-        scale = args.scale or scale_for(model.image_size, 128)  # four columns of 128 px: one slide's width
+        side = max(ticks[0][i].x_t.shape[-1] for i in range(len(runs)))  # the columns' one display size
+        scale = args.scale or scale_for(side, 128)  # four columns of 128 px: one slide's width
         one_model = len({r.model.name for r in runs}) == 1
         titles = [r.title().rsplit(" (", 1)[0] if one_model else r.title() for r in runs]
         pictures = compare_pictures(
@@ -488,11 +442,12 @@ def _run_export(args) -> int:
             raise DiffusionVizError(f"--strength must lie in 1..{T} (the model's T), got {strength}")
         config = _sampler_config(args)
         print(f"model: {model.name}; {config.sampler} from t = {strength} of {T}", flush=True)
-        record = RunRecord(RunSpec(model, config, image, index_from_paper_t(strength)))
+        size = _run_size(model, args)  # the photo model runs at 128 px unless --size says otherwise
+        record = RunRecord(RunSpec(model, config, image, index_from_paper_t(strength), size=size))
         with progress_bar(None, "denoising steps") as bar:
             record_run(record, cancelled=lambda: _tick(bar))
         frames = record.frames.snapshot()
-        scale = args.scale or scale_for(model.image_size, args.side or SLIDE_SIDE)
+        scale = args.scale or scale_for(size, args.side or SLIDE_SIDE)
         content, view = ("pred", "x0") if args.content == "x0" else (args.content, args.view)
         pictures = reverse_pictures(
             frames,
@@ -548,63 +503,14 @@ def _run_invert(args) -> int:
     out = check_target(args.out)
     image = load_image(args.image)
     model = _load(args)
-    print(f"model: {model.name}; DDIM inversion with {args.steps} steps each way (η = 0)", flush=True)
+    size = _run_size(model, args)
+    print(f"model: {model.name}; DDIM inversion at {size} px with {args.steps} steps each way (η = 0)", flush=True)
     with progress_bar(2 * args.steps + 1, "inversion steps") as bar:
-        frames = [f for f in inversion_frames(model, image, args.steps) if not _tick(bar)]
-    scale = args.scale or scale_for(model.image_size, SLIDE_SIDE // 2)  # three columns: 384 px in all at 32²
+        frames = [f for f in inversion_frames(model, image, args.steps, size=size) if not _tick(bar)]
+    scale = args.scale or scale_for(size, SLIDE_SIDE // 2)  # three columns of about 128 px: 384 px in all
     pictures = inversion_pictures(frames, scale)
     write_animation(pictures, out, args.fps, args.hold)
     print(f"reconstruction PSNR {frames[-1].psnr:.2f} dB (x_0 → x_T → x_0); wrote {out}")
-    return 0
-
-
-def _run_train(args) -> int:
-    from core.training.train import TrainConfig, train
-
-    mults = tuple(int(m) for m in args.channel_mults.split(","))
-    cfg = TrainConfig(
-        data=args.data,
-        out=args.out,
-        size=args.size,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-        prediction=args.prediction,
-        schedule=args.schedule,
-        base_channels=args.base_channels,
-        channel_mults=mults,
-        checkpoint_every=args.checkpoint_every,
-        log_every=args.log_every,
-        device=args.device,
-        init=args.init,
-        balance=args.balance,
-        lr_schedule=args.lr_schedule,
-        min_snr=args.min_snr,
-        attention_resolutions=()
-        if args.attention_resolutions.strip().lower() in ("", "none")
-        else tuple(int(r) for r in args.attention_resolutions.split(",")),
-        crop=args.crop,
-        crop_min_scale=args.crop_min_scale,
-        crop_max_scale=args.crop_max_scale,
-        photo_side=args.photo_side,
-        holdout=args.holdout,
-    )
-    with progress_bar(args.steps, "training steps") as bar:
-
-        def log(message: str) -> None:
-            step = re.match(r"step (\d+)/(\d+)", message)
-            if step:
-                _advance(bar, int(step[1]), int(step[2]))
-            bar.write(message, file=sys.stdout)
-
-        summary = train(cfg, resume=args.resume, log=log)
-    if not summary["main_process"]:
-        return 0
-    print(
-        f"done: {summary['steps']} steps in {summary['seconds']:.0f} s, final loss {summary['final_loss']:.4f}, "
-        f"model in {Path(args.out)}"
-    )
     return 0
 
 
@@ -622,25 +528,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command == "train":
-            return _run_train(args)
-        if args.command == "sample":
-            return _run_sample(args)
-        if args.command == "evaluate":
-            return _run_evaluate(args)
-        if args.command == "vlb":
-            return _run_vlb(args)
-        if args.command == "invert":
-            return _run_invert(args)
-        if args.command == "playground":
-            return playground.run(args)
-        if args.command == "theory":
-            return theory_command.run(args)
-        if args.command == "analyse":
-            return analyse.run(args)
-        if args.command == "samplers":
-            return samplers_command.run(args)
-        return _run_export(args)
+        return args.func(args)
     except DiffusionVizError as exc:
         print(f"diffusion-viz: {exc}", file=sys.stderr)
         return 2

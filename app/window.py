@@ -22,6 +22,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.controllers.bound import BoundController
+from app.controllers.export import ExportController
+from app.controllers.files import FilesController
+from app.controllers.models import TrainingSetIdeal
 from app.panels.compare import ComparePanel
 from app.panels.forward import ForwardPanel
 from app.panels.invert import InvertPanel
@@ -38,21 +42,16 @@ from app.views.guide import GUIDE, SHORTCUTS, TextDialog
 from app.views.plots import SchedulePlots
 from app.views.qimage import qimage_to_array
 from app.views.runplots import RunPlots
-from app.workers.inference import Worker
 from assets import PHOTOS, SAMPLE_IMAGE
 from core import __version__
 from core.device import describe_device
 from core.diffusion.schedules import SCHEDULE_NAMES, NoiseSchedule
-from core.diffusion.vlb import bound_per_t
 from core.errors import DiffusionVizError
-from core.imaging.export import HOLD_S, write_animation, write_pngs
 from core.imaging.images import load_image
 from core.models.catalogue import bundled_choices, count_pictures
-from core.models.checkpoint import BUNDLED_MODEL, LoadedModel, load_model
-from core.models.domain import domain_line
+from core.models.checkpoint import LoadedModel, load_model
 from core.runs import views
-from core.runs.chain import model_x0
-from core.runs.pictures import SLIDE_SIDE, compare_pictures, forward_pictures, reverse_pictures, scale_for
+from core.runs.pictures import scale_for
 
 ANIMATION_FILTER = "GIF (*.gif);;Animated WebP (*.webp);;MP4 video (*.mp4)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
@@ -73,8 +72,7 @@ class MainWindow(QMainWindow):
         self.reverse = ReversePanel(self.state)
         self.reverse.open_model.clicked.connect(self.choose_model)
         self.reverse.message.connect(self.show_message)
-        self._ideal_cache: dict[str, LoadedModel] = {}
-        self.compare = ComparePanel(self.state, ideal_loader=self._ideal_of_training_set)
+        self.compare = ComparePanel(self.state, ideal_loader=TrainingSetIdeal(self.state))
         self.compare.message.connect(self.show_message)
         self.right_tabs = QTabWidget()
         self.right_tabs.addTab(self.reverse, "Reverse chain")
@@ -95,25 +93,23 @@ class MainWindow(QMainWindow):
         self.reverse.run_cleared.connect(self.run_plots.clear_run)
         self.reverse.frame_shown.connect(self.run_plots.show_frame)
         self.reverse.run_finished.connect(lambda *_: self.run_plots.refresh())
-        self.bound_worker = Worker("bound", self)
-        self.bound_worker.progress.connect(self._bound_progress)
-        self.bound_worker.finished.connect(self._bound_finished)
-        self.bound_worker.failed.connect(self._bound_failed)
-        self._bound_job = 0
-        # Loading a model and writing an export happen here, off the GUI thread: a large diffusers model
-        # or a 1000-frame GIF takes seconds, and the window must keep painting meanwhile.
-        self.files_worker = Worker("files", self)
-        self.files_worker.finished.connect(self._files_finished)
-        self.files_worker.failed.connect(self._files_failed)
-        self._files_job, self._files_done = 0, None
+        self.bound = BoundController(self.state, when=self.isVisible, parent=self)  # for a window someone can see
+        self.bound_worker = self.bound.worker
+        self.bound.started.connect(self._bound_started)
+        self.bound.status.connect(self.run_plots.bound_pending)
+        self.bound.computed.connect(self._bound_computed)
+        self.bound.failed.connect(self.show_message)
+        # Models, picture folders and exports are read and written on the files worker, off the GUI thread.
+        self.files = FilesController(self)
+        self.files_worker = self.files.worker
+        self.exports = ExportController(self.files, self.show_message)
         self.busy_bar = QProgressBar()
         self.busy_bar.setRange(0, 0)  # indeterminate: loading and writing report no steps
         self.busy_bar.setMaximumWidth(120)
         self.busy_bar.hide()
-        self._bound_timer = QTimer(self)  # coalesces image and model changes into one computation
-        self._bound_timer.setSingleShot(True)
-        self._bound_timer.setInterval(300)
-        self._bound_timer.timeout.connect(lambda: self.isVisible() and self.compute_bound())
+        self.files.busy.connect(lambda what: (self.busy_bar.show(), self.statusBar().showMessage(what)))
+        self.files.idle.connect(self.busy_bar.hide)
+        self.files.failed.connect(self.show_message)
 
         self.schedule_choice = QComboBox()
         self.schedule_choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # never cut off
@@ -186,8 +182,6 @@ class MainWindow(QMainWindow):
         self.state.schedule_changed.connect(self._schedule_changed)
         self.state.t_changed.connect(self.plots.set_t)
         self.state.t_changed.connect(self.run_plots.set_t)
-        self.state.image_changed.connect(self._bound_timer.start)
-        self.state.model_changed.connect(self._bound_timer.start)
         self._schedule_changed()
         self._restore_geometry()
 
@@ -282,7 +276,7 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        self._bound_timer.start()  # the bound is computed for a window someone can see
+        self.bound.timer.start()  # the bound is computed for a window someone can see
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -386,28 +380,7 @@ class MainWindow(QMainWindow):
             self.settings.setValue("last_model_dir", str(Path(folder).resolve().parent))
             self.statusBar().showMessage(f"model {model.name} loaded", 5000)
 
-        return self._in_background(
-            f"loading the model {Path(str(folder)).name}…", lambda _job: load_model(folder), done
-        )
-
-    def _in_background(self, what: str, job, done) -> int:
-        self._files_done = done
-        self._files_job = self.files_worker.submit(job)
-        self.busy_bar.show()
-        self.statusBar().showMessage(what)
-        return self._files_job
-
-    def _files_finished(self, job_id: int, result) -> None:
-        if job_id != self._files_job:
-            return
-        self.busy_bar.hide()
-        if result is not None and self._files_done is not None:
-            self._files_done(result)
-
-    def _files_failed(self, job_id: int, message: str) -> None:
-        if job_id == self._files_job:
-            self.busy_bar.hide()
-            self.show_message(message)
+        return self.files.submit(f"loading the model {Path(str(folder)).name}…", lambda _job: load_model(folder), done)
 
     @property
     def model(self) -> LoadedModel | None:
@@ -422,29 +395,23 @@ class MainWindow(QMainWindow):
             print(f"diffusion-viz: {note}", file=sys.stderr)
             self.show_message(note, error=False)
 
-    def _ideal_of_training_set(self, check_only: bool = False):
-        """The ideal denoiser of the bundled model's training images (built once, on a worker thread)."""
-        model = self.model
-        bundled = model is not None and model.path is not None and Path(model.path).resolve() == BUNDLED_MODEL.resolve()
-        if check_only:
-            return bundled
-        if "emoji" not in self._ideal_cache:
-            self._ideal_cache["emoji"] = load_model("ideal:emoji")
-        return self._ideal_cache["emoji"]
+    def open_ideal_folder(self, folder: str | Path) -> int:
+        """Every picture of ``folder`` as an ideal denoiser, offered beside the model in Compare runs.
 
-    def open_ideal_folder(self, folder: str | Path) -> bool:
-        """Every picture of ``folder`` as an ideal denoiser, offered beside the model in Compare runs."""
-        try:
-            model = load_model(f"ideal:{folder}")
-        except DiffusionVizError as exc:
-            self.show_message(str(exc))
-            return False
-        self.compare.add_model(model)
-        for note in model.notes:
-            self.show_message(note, error=False)
-        self.right_tabs.setCurrentWidget(self.compare)
-        self.statusBar().showMessage(f"{model.name}: the ideal denoiser of its pictures, in Compare runs", 8000)
-        return True
+        The folder is read on the files worker (thousands of pictures take seconds); a bad one is one line
+        and nothing changes. Returns the files job's id.
+        """
+
+        def done(model: LoadedModel) -> None:
+            self.compare.add_model(model)
+            for note in model.notes:
+                self.show_message(note, error=False)
+            self.right_tabs.setCurrentWidget(self.compare)
+            self.statusBar().showMessage(f"{model.name}: the ideal denoiser of its pictures, in Compare runs", 8000)
+
+        return self.files.submit(
+            f"reading the pictures of {Path(str(folder)).name}…", lambda _job: load_model(f"ideal:{folder}"), done
+        )
 
     def choose_ideal_folder(self) -> None:
         start = self.settings.value("last_image_dir", str(Path.home()))
@@ -491,40 +458,15 @@ class MainWindow(QMainWindow):
 
     def compute_bound(self) -> int | None:
         """Start computing L_t for every t of the forward panel's image under the model (on the bound worker)."""
-        model, image = self.model, self.state.image
-        if model is None or image is None:
-            return None
-        try:
-            x0 = model_x0(model, image)
-        except DiffusionVizError as exc:
-            self.run_plots.bound_pending("L_t: not available")
-            self.show_message(str(exc))
-            return None
-        self.run_plots.T = model.schedule.T
-        self.run_plots.bound_pending("L_t: computing…")
+        return self.bound.compute()
+
+    def _bound_started(self, T: int) -> None:
+        self.run_plots.T = T
         self.reverse.set_domain(None)
 
-        def job(handle):
-            return bound_per_t(model, x0, progress=handle.report)
-
-        self._bound_job = self.bound_worker.submit(job)
-        return self._bound_job
-
-    def _bound_progress(self, job_id: int, done: int, total: int) -> None:
-        if job_id == self._bound_job:
-            self.run_plots.bound_pending(f"L_t: computing… {100 * done // max(total, 1)} %")
-
-    def _bound_finished(self, job_id: int, result) -> None:
-        if job_id == self._bound_job and result is not None:
-            terms, prior = result
-            self.run_plots.show_bound(terms, prior)
-            others = {c.label: c.domain for c in bundled_choices() if c.domain}
-            self.reverse.set_domain(domain_line(self.model, float(terms.sum() + prior), others))
-
-    def _bound_failed(self, job_id: int, message: str) -> None:
-        if job_id == self._bound_job:
-            self.run_plots.bound_pending("L_t: failed")
-            self.show_message(message)
+    def _bound_computed(self, terms, prior: float, domain: str | None) -> None:
+        self.run_plots.show_bound(terms, prior)
+        self.reverse.set_domain(domain)
 
     # -- schedule ------------------------------------------------------------------------------
 
@@ -616,24 +558,10 @@ class MainWindow(QMainWindow):
             options = {k: v for k, v in dialog.options().items() if k not in ("content", "side")}
             self.export_comparison(target, wait=False, **options)
 
-    def export_comparison(
-        self,
-        target: str | Path,
-        fps: float = 20,
-        stride: int = 1,
-        scale: int = 4,
-        label: bool = True,
-        wait: bool = True,
-        hold_s: float = HOLD_S,
-    ) -> bool:
+    def export_comparison(self, target: str | Path, **options) -> bool:
         """Write the comparison as one animation of titled columns, showing what the screen shows; on failure say why."""
-        ticks, what = self.compare.ticks(), self.compare.show_what.currentData()
-        titles = list(self.compare.short_titles)
-
-        def pictures():
-            return compare_pictures(ticks, titles, what=what, stride=stride, scale=scale, label=label)
-
-        return self._write(pictures, target, False, fps, wait, hold_s)
+        what = self.compare.show_what.currentData()
+        return self.exports.comparison(self.compare.session, self.compare.short_titles, what, target, **options)
 
     def export_playground_dialog(self) -> None:
         target = self._animation_target("playground.gif")
@@ -642,79 +570,20 @@ class MainWindow(QMainWindow):
 
     def export_playground(self, target: str | Path, fps: float = 20, wait: bool = True) -> bool:
         """The playground's reverse run as a GIF (about 60 frames, a few trajectories); on failure say why."""
-        return self._write(self.playground.export_frames, target, False, fps, wait)
+        return self.exports.write(self.playground.export_frames, target, fps=fps, wait=wait)
 
-    def export(
-        self,
-        target: str | Path,
-        *,
-        reverse: bool,
-        pngs: bool = False,
-        content: str = "both",
-        fps: float = 20,
-        stride: int = 1,
-        scale: int = 1,
-        label: bool = True,
-        wait: bool = True,
-        hold_s: float = HOLD_S,
-        side: int = SLIDE_SIDE,
-    ) -> bool:
-        """Write the reverse run or the forward scrub; on failure say why (no partial file is left).
+    def export(self, target: str | Path, *, reverse: bool, **options) -> bool:
+        """Write the reverse run (of the reverse panel's session) or the forward scrub; on failure say why.
 
-        The forward scrub's pictures are ``side`` px on the long side (256 for slides by default).
+        ``options`` are :class:`~app.controllers.export.ExportController`'s: ``content``, ``fps``, ``stride``,
+        ``scale``, ``label``, ``wait``, ``hold_s``, ``pngs``, and ``side`` for the forward scrub.
         """
         if reverse:
-            record, view = self.reverse.session.record, self.reverse.current_view()  # read here, on the GUI thread
-
-            def pictures():
-                return reverse_pictures(
-                    record.frames.snapshot(),
-                    record.spec.model.schedule,
-                    content=content,
-                    view=view,
-                    x0=record.x0,
-                    stride=stride,
-                    scale=scale,
-                    label=label,
-                )
-        else:
-            schedule, working, seed = self.state.schedule, self.state.working, self.state.seed
-
-            def pictures():
-                return forward_pictures(schedule, working, seed, stride, 1, label, side)
-
-        return self._write(pictures, target, pngs, fps, wait, hold_s)
-
-    def _write(
-        self, make_pictures, target: str | Path, pngs: bool, fps: float, wait: bool = True, hold_s: float = HOLD_S
-    ) -> bool:
-        """Every export's last step: compose, write as GIF or PNG frames, say what happened.
-
-        ``wait=False`` (the menus) does it on the files worker and reports when done; the return value
-        then only says it started.
-        """
-
-        def write(_job=None) -> int:
-            pictures = make_pictures()
-            if pngs:
-                write_pngs(pictures, target)
-            else:
-                write_animation(pictures, target, fps, hold_s)
-            return len(pictures)
-
-        def done(count: int) -> None:
-            self.show_message(f"Exported {count} frames to {target}", error=False)
-
-        if not wait:
-            self._in_background(f"exporting to {Path(str(target)).name}…", write, done)
-            return True
-        try:
-            count = write()
-        except DiffusionVizError as exc:
-            self.show_message(str(exc))
-            return False
-        done(count)
-        return True
+            options.pop("side", None)
+            return self.exports.reverse(self.reverse.session, self.reverse.current_view(), target, **options)
+        options.pop("content", None)
+        options.pop("scale", None)  # the forward scrub is sized by ``side``
+        return self.exports.forward(self.state, target, **options)
 
     # -- window life ---------------------------------------------------------------------------
 
@@ -732,14 +601,14 @@ class MainWindow(QMainWindow):
                 splitter.restoreState(state)
 
     def closeEvent(self, event) -> None:
-        self.files_worker.shutdown(timeout=30.0)  # an export in progress finishes its file
+        self.files.shutdown(timeout=30.0)  # an export in progress finishes its file
         self.reverse.shutdown()
         self.compare.shutdown()
         self.invert.shutdown()
         self.learned.shutdown()
         self.playground.shutdown()
         self.lab.shutdown()
-        self.bound_worker.shutdown()
+        self.bound.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
         for key, splitter in self._splitters().items():
             self.settings.setValue(key, splitter.saveState())

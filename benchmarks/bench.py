@@ -717,32 +717,36 @@ def bench_toy2d_guidance(quick):
 
 
 def bench_toy2d_memorisation(quick):
-    """#24: where the two halves' models start to agree more than they copy (Kadkhodaie et al. 2024)."""
+    """#24: where the samples stop copying and the two halves' models stop depending on their data (Kadkhodaie et al. 2024)."""
     from core import toy2d
 
     sizes = (4, 16, 64, 256, 1024) if quick else toy2d.DEFAULT_SIZES
     for name in ("moons", "mixture"):
-        pool = toy2d.make_dataset(name, 3 * max(sizes), torch.Generator().manual_seed(0))
         points = []
         for n in sizes:
-            shuffled = pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(n))]
-            point, seconds = _one_thread_seconds(lambda n=n, shuffled=shuffled: toy2d.memorisation_point(shuffled, n))
+            pool = toy2d.memorisation_pool(name, n, torch.Generator().manual_seed(n))
+            point, seconds = _one_thread_seconds(lambda n=n, pool=pool: toy2d.memorisation_point(pool, n))
             points.append(point)
             print(
-                f"{name} N={n}: train {point.to_training:.4f} fresh {point.to_fresh:.4f} A-B {point.between_models:.4f} ({seconds:.1f} s for two models)",
+                f"{name} N={n}: sample→train {point.to_training:.4f} fresh→train {point.fresh_to_training:.4f} "
+                f"ρ {point.copy_ratio:.3f}; A↔B {point.between_models:.4f} A↔A′ {point.between_seeds:.4f} "
+                f"δ {point.data_ratio:.2f} ({seconds:.1f} s for three models)",
                 file=sys.stderr,
                 flush=True,
             )
-        where = toy2d.crossing(points)
-        row(
-            f"24e. memorisation, {name}: N where the two halves agree more than they copy",
-            where,
-            None,
-            "points",
-            "(reported)",
-            "—",
-            ratio=None,
-        )
+        for what, where in (
+            (f"copy ratio ρ stays ≥ {toy2d.COPY_LEVEL:g}", toy2d.copy_crossing(points)),
+            (f"data ratio δ stays ≤ {toy2d.DATA_LEVEL:g}", toy2d.data_crossing(points)),
+        ):
+            row(
+                f"24e. memorisation, {name}: N from which the {what}",
+                where,
+                None,
+                "points",
+                "(reported)",
+                "—",
+                ratio=None,
+            )
 
 
 def bench_toy2d_density(app, quick):

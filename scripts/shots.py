@@ -2,9 +2,10 @@
 
 Run under a virtual X screen (real widgets, the default window size):
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/shots.py OUT_DIR [NAME ...]
-Names: reverse, compare, ideal, inversion, playground, playground_image, learned, photo_mid, photo_end,
+Names: forward, guide, reverse, compare, ideal, inversion, playground, playground_image, learned, photo_mid, photo_end,
 photo_emoji32, photo_compare (default: all). Each state is set through the
-window's own widgets, then the window is grabbed as drawn.
+window's own widgets, then the window is grabbed as drawn. ``--size WxH`` (first argument after OUT_DIR)
+takes the shots at another window size, e.g. 1100x650 to look at the small-screen layout.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ def wait(app, seconds: float, until=None) -> None:
         time.sleep(0.01)
 
 
+WINDOW_SIZE: tuple[int, int] | None = None  # --size WxH; None: the window's default size
+
+
 def make_window(app):
     from app.window import DEFAULT_SIZE, MainWindow
 
@@ -41,10 +45,24 @@ def make_window(app):
     w.set_model(load_model(BUNDLED_MODEL))
     w.state.set_image(load_image(SAMPLE_IMAGE), "sample.png")
     w.state.set_t(w.state.T * 2 // 5)
-    w.resize(*DEFAULT_SIZE)
+    w.resize(*(WINDOW_SIZE or DEFAULT_SIZE))
     w.show()
     wait(app, 1.5)
     return w
+
+
+def shot_forward(app, w):
+    """The forward panel as a newcomer first sees it: the bundled sample at t = 0.4 T."""
+    wait(app, 0.5)
+
+
+def shot_guide(app, w):
+    """The guide (F1) over the window; grabbed by ``main`` as the dialog, not the window."""
+    from app.views.guide import GUIDE, TextDialog
+
+    w.guide_dialog = TextDialog("Guide", GUIDE, w)
+    w.guide_dialog.show()
+    wait(app, 0.8)
 
 
 def shot_reverse(app, w):
@@ -189,6 +207,8 @@ def shot_photo_compare(app, w):
 
 
 SHOTS = {
+    "forward": shot_forward,
+    "guide": shot_guide,
     "photo_mid": shot_photo_mid,
     "photo_end": shot_photo_end,
     "photo_emoji32": shot_photo_emoji32,
@@ -204,15 +224,22 @@ SHOTS = {
 
 
 def main() -> None:
+    global WINDOW_SIZE
     out = Path(sys.argv[1])
-    names = sys.argv[2:] or list(SHOTS)
+    names = sys.argv[2:]
+    if names[:1] == ["--size"]:
+        width, height = names[1].lower().split("x")
+        WINDOW_SIZE = (int(width), int(height))
+        names = names[2:]
+    names = names or list(SHOTS)
     out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication([])
     for name in names:
         w = make_window(app)
         SHOTS[name](app, w)
         path = out / f"{name}.png"
-        w.grab().save(str(path))
+        grabbed = getattr(w, "guide_dialog", None) or w
+        grabbed.grab().save(str(path))
         print(f"wrote {path}", flush=True)
         w.close()
         wait(app, 0.3)

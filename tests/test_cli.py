@@ -1,6 +1,8 @@
 """The command line, as a script or a user at a terminal runs it."""
 
+import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -12,10 +14,16 @@ import torch
 from PIL import Image
 
 import core.imaging.datasets
-from app.cli import build_parser, main
+from app.cli import SUBCOMMANDS, build_parser, build_window_parser, main
+from app.commands import train as train_command
+from app.commands.options import option_fields
+from core import choices
+from core.diffusion import parameterization, posterior, samplers, schedules
 from core.diffusion.schedules import NoiseSchedule
 from core.models.checkpoint import load_model, save_model
 from core.models.unet import UNet, UNetConfig
+from core.runs import views
+from core.training.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -368,3 +376,93 @@ def test_sample_runs_a_fully_convolutional_model_at_the_size_asked_and_others_at
     assert "cannot run at 24 px" in err and "self-attention" in err
     with Image.open(tmp_path / "c.png") as conv_grid, Image.open(tmp_path / "a.png") as attn_grid:
         assert conv_grid.height > 2 * attn_grid.height  # 24-px samples against 8-px ones, same grid layout
+
+
+def test_export_and_invert_run_a_convolutional_model_at_its_run_size_by_default(tmp_path, photo, capsys):
+    """The photo model's config says run_size 128: its GIFs are made at 128 px, not at its 32-px training size."""
+    import json
+
+    torch.manual_seed(0)
+    net = UNet(UNetConfig(base_channels=8, channel_mults=(1, 2), attention_resolutions=(), groups=4, image_size=8))
+    conv = save_model(tmp_path / "conv", net, NoiseSchedule.linear(20), "eps")
+    config = json.loads((conv / "config.json").read_text())
+    (conv / "config.json").write_text(json.dumps({**config, "run_size": 64}))
+    common = ["--model", str(conv), "--scale", "1", "--no-label"]
+    out = tmp_path / "rev.gif"
+    assert main(["export", str(photo), "--out", str(out), "--content", "xt", "--strength", "5", *common]) == 0
+    with Image.open(out) as gif:
+        assert gif.size == (64, 64)
+    assert main(["invert", str(photo), "--out", str(tmp_path / "inv.gif"), "--steps", "3", *common[:4]]) == 0
+    assert "at 64 px" in capsys.readouterr().out
+
+
+def _subparsers(parser):
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+
+def _options(parser) -> dict[str, argparse.Action]:
+    return {flag: action for action in parser._actions for flag in action.option_strings}
+
+
+def test_every_command_is_dispatched_by_its_parser_and_named_in_subcommands():
+    commands = _subparsers(build_parser())
+    assert set(commands) == set(SUBCOMMANDS)
+    for name, parser in commands.items():
+        assert callable(parser.get_default("func")), name
+
+
+def test_the_choices_are_cores_own_names():
+    commands = _subparsers(build_parser())
+    export, train = _options(commands["export"]), _options(commands["train"])
+    assert tuple(export["--sampler"].choices) == choices.SAMPLERS == samplers.SAMPLERS
+    assert tuple(export["--variance"].choices) == choices.VARIANCES == posterior.VARIANCES
+    assert tuple(export["--view"].choices) == choices.VIEWS == views.VIEWS
+    assert tuple(export["--schedule"].choices) == ("model", *schedules.SCHEDULE_NAMES)
+    assert tuple(train["--prediction"].choices) == parameterization.PREDICTIONS
+    assert tuple(_options(build_window_parser())["--view"].choices) == views.VIEWS
+
+
+def test_train_options_are_train_configs_fields_with_its_defaults():
+    args = build_parser().parse_args(["train", "--out", "somewhere"])
+    assert args.func is train_command.run
+    config = TrainConfig(**{f.name: getattr(args, f.name) for f in option_fields(TrainConfig)})
+    assert config == TrainConfig(out="somewhere")  # no default repeated in the CLI, so none can drift
+    assert {"warmup", "ema_decay", "extra"}.isdisjoint(vars(args))  # internal fields are no options
+    args = build_parser().parse_args(
+        ["train", "--out", "o", "--channel-mults", "1,2", "--attention-resolutions", "none", "--balance"]
+    )
+    assert (args.channel_mults, args.attention_resolutions, args.balance) == ((1, 2), (), True)
+    help_text = _subparsers(build_parser())["train"].format_help()
+    assert "(default: 1,2,2,2)" in help_text and "(default: cosine)" in help_text and "--resume" in help_text
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", "--out", "o", "--prediction", "score"],
+        ["train", "--out", "o", "--channel-mults", "1,x"],
+        ["train", "--out", "o", "--steps", "0"],
+        ["train"],
+        ["sample", "--out", "g.png", "--sampler", "euler"],
+    ],
+)
+def test_an_argparse_error_in_any_command_is_one_line_and_exit_2(args, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_every_option_the_readme_shows_exists_on_its_command():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("## Command line", 1)[1].split("```text", 1)[1].split("```", 1)[0]
+    commands, window = _subparsers(build_parser()), build_window_parser()
+    parser, seen = None, 0
+    for line in block.splitlines():
+        if line.startswith("diffusion-viz "):
+            word = line.split()[1]
+            parser = commands[word] if word in commands else window
+        for flag in re.findall(r"(?<![\w-])--[a-z][a-z-]*", line):
+            assert flag in _options(parser), f"{flag} in the README's line {line.strip()!r}"
+            seen += 1
+    assert seen > 40

@@ -89,3 +89,17 @@ def test_models_of_different_sizes_share_one_comparison_each_at_its_own_size():
     assert tuple(ticks[-1][1].x_t.shape[-2:]) == (8, 8)  # the one with attention at its own
     pictures = compare_pictures(ticks, ["conv", "attn"], label=False)
     assert pictures[-1].shape[0] >= 64  # both columns shown at one display size
+
+
+def test_a_comparison_animation_opens_on_the_runs_start_not_a_grey_square(model):
+    """Tick 0 has no prediction yet: its x̂₀ column shows the x_t each run starts from, titled so."""
+    from core.imaging.scaling import tensor_to_images
+    from core.runs.pictures import compare_pictures
+
+    runs = [CompareRun(model, SamplerConfig("ddim", steps=3)), CompareRun(model, SamplerConfig("ddim", steps=2))]
+    ticks = list(compare_chains(runs, seed=0))
+    first = compare_pictures(ticks, ["a", "b"], what="x0", label=False)[0]
+    start = tensor_to_images(ticks[0][0].x_t)
+    assert first.std() > 20  # noise, not the flat grey of an all-zero x̂₀
+    h, w = start.shape[:2]
+    np.testing.assert_array_equal(first[:h, :w], start)

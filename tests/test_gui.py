@@ -109,6 +109,17 @@ def test_step_by_step_toggle_agrees_in_distribution(window):
     )
 
 
+def test_step_by_step_near_the_clean_end_still_shows_the_image(window):
+    """Three single steps of Eq. 2 barely touch x_0: the iterated x_t is the image under a little noise."""
+    window.state.set_t(3)  # cosine, T = 100: √(1−ᾱ_3) ≈ 0.06, a few grey levels of noise
+    window.forward.iterative.setChecked(True)
+    iterated = window.forward.view_xt.image().astype(np.float64)
+    window.forward.iterative.setChecked(False)
+    clean = window.state.working.astype(np.float64)
+    assert iterated.shape == clean.shape
+    assert np.sqrt(np.mean((iterated - clean) ** 2)) < 20  # the photo's own spread is ≈ 74
+
+
 def test_schedule_choice_drives_plots_and_panel(window):
     combo = window.schedule_choice
     assert combo.currentData() == "model"  # a loaded model's own schedule is the one shown

@@ -387,8 +387,8 @@ def test_the_command_lists_what_core_offers():
     from core.runs.lab import LAB_NFE, LAB_SAMPLERS
 
     assert command.SAMPLER_NAMES == tuple(SAMPLERS) and command.SPACINGS == ode.SPACINGS
-    assert command.RUN_SAMPLERS == samplers.SAMPLERS
     assert samplers.ODE_SAMPLERS == tuple(n for n in SAMPLERS if n != "ddim")
+    assert samplers.SAMPLERS == ("ddpm", "ddim", *samplers.ODE_SAMPLERS)
     assert command.LAB_SAMPLERS == ",".join(LAB_SAMPLERS) and command.LAB_NFE == ",".join(map(str, LAB_NFE))
 
 

@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 
 from app.cli import main
+from assets import SAMPLE_IMAGE
 
 
 def test_flow_matching_writes_a_gif_and_prints_straightness(tmp_path, capsys):
@@ -34,8 +35,10 @@ def test_memorisation_writes_the_curve_as_csv(tmp_path, capsys):
     with out.open() as f:
         rows = list(csv.DictReader(f))
     assert [int(r["n"]) for r in rows] == [4]
-    assert float(rows[0]["nn_to_training"]) < float(rows[0]["nn_to_fresh"])  # four points are copied
-    assert "wrote" in capsys.readouterr().out
+    assert float(rows[0]["copy_ratio"]) < 0.1  # four points are copied
+    assert float(rows[0]["data_ratio"]) > 5  # and the two halves copy different ones
+    printed = capsys.readouterr().out
+    assert "copy ratio ρ =" in printed and "the data set stops mattering" in printed and "wrote" in printed
 
 
 @pytest.mark.parametrize(
@@ -48,7 +51,11 @@ def test_memorisation_writes_the_curve_as_csv(tmp_path, capsys):
         (["--sampler", "euler"], "euler integrates a flow-matching model"),
         (["--reflow"], "--reflow straightens a flow"),
         (["--guidance", "1", "--interval", "0.8,0.2"], "0 ≤ A ≤ B ≤ 1"),
+        (["--guidance", "2", "--data", str(SAMPLE_IMAGE)], "--guidance needs labelled data"),
         (["--memorisation", "--sizes", "6000"], "4…5000"),
+        (["--memorisation", "--sizes", "2,64"], "4…5000"),
+        (["--memorisation", "--sizes", "4,many"], "expected N,N"),
+        (["--memorisation", "--data", str(SAMPLE_IMAGE)], "takes a named data set"),
     ],
 )
 def test_bad_playground_input_is_one_line_and_exit_code_2(args, words, tmp_path, capsys):

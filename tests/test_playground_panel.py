@@ -187,7 +187,11 @@ def test_memorisation_at_few_points_shows_both_models_and_the_curve(window, qtbo
     assert len(pg.memo_points) == 1 and pg.memo_points[0].n == 4
     xs, _ = pg.training_points.getData()
     assert len(xs) == 4 and pg.side.isVisibleTo(pg)
-    assert "between the two models" in pg.status.text()
+    _, (copy,) = pg.memo_curves[0].getData()
+    _, (data,) = pg.memo_curves[1].getData()
+    assert copy < -1 and data > 0.5  # log₁₀: ρ < 0.1, the samples sit on the points; δ > 3, the halves differ
+    assert "ρ = " in pg.status.text() and "δ = " in pg.status.text()
+    assert all(line.isVisible() for line in pg.memo_levels)
 
 
 def test_the_exported_gif_has_the_arrows_and_the_axes(window, qtbot):

@@ -19,7 +19,8 @@ from core.toy2d import (
     check_class,
     check_drawn_points,
     chord_ratio,
-    crossing,
+    copy_crossing,
+    data_crossing,
     ddim_as_flow_euler,
     default_mixture,
     field_on_grid,
@@ -29,6 +30,7 @@ from core.toy2d import (
     make_dataset,
     make_labelled_dataset,
     memorisation_point,
+    memorisation_pool,
     normalise_points,
     playground_run,
     points_from_image,
@@ -528,19 +530,39 @@ def test_reflow_before_training_and_flow_samplers_on_diffusion_models_are_refuse
 # -- memorisation (#24) ---------------------------------------------------------------------------------------
 
 
-def test_few_training_points_are_copied_and_two_halves_then_disagree():
-    pool = make_dataset("moons", 3 * 4, torch.Generator().manual_seed(0))
+def test_four_training_points_are_copied_and_the_two_halves_draw_different_points():
+    pool = memorisation_pool("moons", 4, torch.Generator().manual_seed(0))
     point = memorisation_point(pool, 4, TrainSettings(steps=1500), samples=200, sample_steps=25)
-    assert point.to_training < 0.3 * point.to_fresh, point
-    assert point.between_models > 2 * point.to_training, point
+    assert point.copy_ratio < 0.1, point  # the samples sit on the four points; fresh data lies ~0.5 from them
+    assert point.data_ratio > 5, point  # A and A′ copy the same four points, B copies its own
     with pytest.raises(DataError, match="N = 5 needs 15 points"):
-        memorisation_point(pool, 5)
+        memorisation_point(pool[:12], 5)
 
 
-def test_the_crossing_is_where_the_models_agree_more_than_they_copy():
-    def p(n, to_training, between):
-        return MemorisationPoint(n, to_training, 0.1, between, np.zeros((1, 2)), np.zeros((1, 2)), np.zeros((1, 2)))
+def test_many_training_points_are_not_copied_and_the_two_halves_agree():
+    # A quick small net on many points: it has no capacity to copy 1000 of them, so it must generalise.
+    settings = TrainSettings(steps=600, hidden=64, layers=2)
+    pool = memorisation_pool("mixture", 1000, torch.Generator().manual_seed(0))
+    point = memorisation_point(pool, 1000, settings, samples=400, sample_steps=25)
+    assert 0.6 < point.copy_ratio < 1.6, point  # as far from the training points as fresh data
+    assert point.data_ratio < 2, point  # the data set matters no more than the training seed
 
-    assert crossing([p(4, 0.01, 1.0), p(16, 0.1, 0.1), p(64, 0.1, 0.01)]) == pytest.approx(16.0)
-    assert crossing([p(4, 0.1, 0.1 * math.e), p(64, 0.1, 0.1 / math.e)]) == pytest.approx(16.0)  # halfway in log N
-    assert crossing([p(4, 0.01, 1.0)]) is None
+
+def _point(n, copy_ratio, data_ratio):
+    empty = np.zeros((1, 2))
+    return MemorisationPoint(n, copy_ratio * 0.1, 0.1, data_ratio * 0.01, 0.01, empty, empty, empty)
+
+
+def test_the_crossings_are_where_the_ratios_reach_their_stated_levels_in_log_n():
+    # ρ: 0.05, 0.25, 1 at N = 4, 16, 64 rises through 0.5 halfway between 16 and 64 in log N and log ρ.
+    rising = [_point(4, 0.05, 30.0), _point(64, 1.0, 1.0), _point(16, 0.25, 8.0)]
+    assert copy_crossing(rising) == pytest.approx(32.0)
+    # δ: 8 at N = 16, 1 at N = 64 falls through 2 at two thirds of the way in log δ: N = 16 · 4^(2/3).
+    assert data_crossing(rising) == pytest.approx(16 * 4 ** (2 / 3))
+    assert copy_crossing(rising, level=0.05) is None  # already there at the first N: the crossing lies below
+    assert copy_crossing([_point(4, 0.01, 30.0), _point(16, 0.2, 20.0)]) is None  # never reached
+    assert data_crossing([_point(4, 0.01, 30.0), _point(16, 0.2, 20.0)]) is None
+    assert copy_crossing([]) is None
+    # δ wobbling about 2 (2.3, 1.9, 2.3, 1.7 as on the moons) has left it for good between the last two Ns.
+    wobbly = [_point(n, 1.0, d) for n, d in ((128, 2.3), (256, 1.9), (512, 2.3), (1024, 1.7))]
+    assert 512 < data_crossing(wobbly) < 1024

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from core.choices import PREDICTIONS
 from core.errors import DiffusionVizError
 
 OBJECTIVES = ("diffusion", "fm")
@@ -29,7 +30,7 @@ def add_parser(sub) -> None:
         help="ddpm, ddim, langevin for diffusion; euler, heun for --objective fm (default: ddpm, or euler)",
     )
     p.add_argument("--steps", type=int, default=None, help="model steps (DDPM, DDIM, Euler, Heun) or noise levels")
-    p.add_argument("--prediction", choices=("eps", "x0", "v"), default="eps", help="what a diffusion model predicts")
+    p.add_argument("--prediction", choices=PREDICTIONS, default="eps", help="what a diffusion model predicts")
     p.add_argument(
         "--objective",
         choices=OBJECTIVES,
@@ -166,29 +167,57 @@ def _memorisation(args, out: Path) -> int:
         sizes = sorted({int(v) for v in args.sizes.split(",")})
     except ValueError:
         raise DiffusionVizError(f"--sizes: expected N,N,… such as 4,64,1024, got {args.sizes!r}") from None
-    if sizes[0] < 1 or sizes[-1] > 5000:
+    if sizes[0] < 4 or sizes[-1] > 5000:
         raise DiffusionVizError(f"--sizes: each N must be in 4…5000, got {args.sizes}")
     if args.data not in toy2d.DATASETS:
         raise DiffusionVizError(f"--memorisation takes a named data set ({', '.join(toy2d.DATASETS)})")
-    pool = toy2d.make_dataset(args.data, 3 * sizes[-1], torch.Generator().manual_seed(args.seed))
     points = []
     with open(out, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["n", "nn_to_training", "nn_to_fresh", "between_models"])
+        writer.writerow(MEMO_COLUMNS)
         for n in sizes:
-            print(f"N = {n}: two models on disjoint halves …", flush=True)
+            print(f"N = {n}: models A and A′ on N points, B on N others …", flush=True)
             point = toy2d.memorisation_point(
-                pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(n))], n, seed=args.seed
+                toy2d.memorisation_pool(args.data, n, torch.Generator().manual_seed(args.seed * 7919 + n)),
+                n,
+                seed=args.seed,
             )
             points.append(point)
-            writer.writerow([n, f"{point.to_training:.5f}", f"{point.to_fresh:.5f}", f"{point.between_models:.5f}"])
+            writer.writerow([n, *(f"{getattr(point, name):.5f}" for name in MEMO_COLUMNS[1:])])
             handle.flush()
-            print(
-                f"  median distances: to its training set {point.to_training:.4f}, to fresh data "
-                f"{point.to_fresh:.4f}, between the two models {point.between_models:.4f}",
-                flush=True,
-            )
-    where = toy2d.crossing(points)
-    cross = "the curves do not cross" if where is None else f"the models agree more than they copy from N ≈ {where:.0f}"
-    print(f"{cross}; wrote {out}")
+            print(f"  {_memorisation_line(point)}", flush=True)
+    print(f"{_crossings_line(points)}; wrote {out}")
     return 0
+
+
+MEMO_COLUMNS = (
+    "n",
+    "to_training",
+    "fresh_to_training",
+    "between_models",
+    "between_seeds",
+    "copy_ratio",
+    "data_ratio",
+)
+
+
+def _memorisation_line(point) -> str:
+    """One N's distances and ratios, as the CLI prints them."""
+    return (
+        f"N = {point.n}: median distance sample → its training set {point.to_training:.4f}, fresh point → it "
+        f"{point.fresh_to_training:.4f} (copy ratio ρ = {point.copy_ratio:.2f}); A ↔ B {point.between_models:.4f}, "
+        f"A ↔ A′ {point.between_seeds:.4f} (data ratio δ = {point.data_ratio:.2f})"
+    )
+
+
+def _crossings_line(points) -> str:
+    """From which N the copy ratio stays at its level or above and the data ratio at its own or below."""
+    from core import toy2d
+
+    copy, data = toy2d.copy_crossing(points), toy2d.data_crossing(points)
+    copy_text = "not within these N" if copy is None else f"at N ≈ {copy:.0f}"
+    data_text = "not within these N" if data is None else f"at N ≈ {data:.0f}"
+    return (
+        f"copying stops (ρ ≥ {toy2d.COPY_LEVEL:g}) {copy_text}; the data set stops mattering "
+        f"(δ ≤ {toy2d.DATA_LEVEL:g}) {data_text}"
+    )

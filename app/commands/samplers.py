@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from core.choices import ODE_SAMPLERS, SPACINGS
 from core.errors import DiffusionVizError
 
 HELP = "the sampler lab: every sampler at each NFE against a Heun reference, as CSV (and plots)"
@@ -20,12 +21,10 @@ def _ints(text: str) -> list[int]:
         raise DiffusionVizError(f"--nfe takes whole numbers separated by commas, got {text!r}") from None
 
 
+SAMPLER_NAMES = ("ddim", *ODE_SAMPLERS)  # the lab's: core.diffusion.ode_samplers.SAMPLERS (a test holds them equal)
 # Written out so that building the parser imports no torch; a test holds them equal to core's.
-SAMPLER_NAMES = ("ddim", "euler", "heun", "dpmpp2m", "euler_a")
-SPACINGS = ("leading", "trailing", "linspace", "karras", "edm")
 LAB_SAMPLERS = "ddim,euler,heun,dpmpp2m"
 LAB_NFE = "5,10,20,50,100"
-RUN_SAMPLERS = ("ddpm", "ddim", "euler", "heun", "dpmpp2m", "euler_a")  # core.diffusion.samplers.SAMPLERS
 
 
 def add_spacing_args(p) -> None:

@@ -279,7 +279,7 @@ class ComparePanel(QWidget):
                 view.set_caption("")
                 continue
             frame = tick[i]
-            view.set_image(tensor_to_images(frame.x_t if what == "xt" or frame.final else frame.x0_hat))
+            view.set_image(tensor_to_images(frame.x_t if what == "xt" or not frame.predicted else frame.x0_hat))
             where = "final" if frame.final else f"t={frame.t}"
             view.set_caption(f"{self.short_titles[i] if i < len(self.short_titles) else ''} · {where}")
             view.setToolTip(self.titles[i] if i < len(self.titles) else "")

@@ -8,6 +8,7 @@ trajectories (one polyline item with gaps).
 
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 
 import numpy as np
@@ -172,8 +173,9 @@ class PlaygroundPanel(QWidget):
         self.memo_label = QLabel()
         self.memo_button = QPushButton("Memorisation at N")
         self.memo_button.setToolTip(
-            "Two models on disjoint sets of N points, sampled from the same noise (Kadkhodaie et al. 2024):\n"
-            "at small N each copies its own points, at large N both draw the same new ones"
+            "Models A and A′ on the same N points, B on N others, sampled from the same noise (Kadkhodaie et al.\n"
+            "2024): at small N each copies its own points, at large N A and B draw the same new ones. Three\n"
+            "trainings of the default length (about 30 s on one thread)"
         )
         self.memo_button.clicked.connect(self.memorise)
         self.exact = QCheckBox("use the exact score (mixture)")
@@ -282,6 +284,7 @@ class PlaygroundPanel(QWidget):
         self.training_points = pg.ScatterPlotItem(size=7, symbol="x", pen=pg.mkPen(0, 0, 0), brush=None)
         for item in (self.copies, self.training_points):
             self.plane.addItem(item)
+        self.training_points.setZValue(-1)
         # Beside the plane: the tilted density for guidance, or the memorisation curve.
         self.side = pg.PlotWidget()
         self.side.setMouseEnabled(False, False)
@@ -294,11 +297,22 @@ class PlaygroundPanel(QWidget):
         self.memo_curves = [
             self.side.plot(pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=6, symbolBrush=colour, name=name)
             for colour, name in (
-                ((31, 119, 180), "sample → its training set"),
-                ((44, 160, 44), "sample → fresh data"),
-                ((255, 127, 14), "model A ↔ model B"),
+                ((31, 119, 180), "ρ: sample → training / fresh → training"),
+                ((255, 127, 14), "δ: A ↔ B / A ↔ A′ (same noise)"),
             )
         ]
+        # The stated crossings (core.toy2d.memorisation): ρ rises to COPY_LEVEL, δ falls to DATA_LEVEL; 1 is
+        # where a model that has learned the distribution sits on both.
+        self.memo_levels = [
+            pg.InfiniteLine(math.log10(level), angle=0, pen=pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine))
+            for level, colour in (
+                (toy2d.COPY_LEVEL, (31, 119, 180)),
+                (toy2d.DATA_LEVEL, (255, 127, 14)),
+                (1.0, (120, 120, 120)),
+            )
+        ]
+        for line in self.memo_levels:
+            self.side.addItem(line)
         self.side.hide()
         right = QVBoxLayout()
         self.plane_title = QLabel()
@@ -597,11 +611,11 @@ class PlaygroundPanel(QWidget):
         self.memo_label.setText(f"N = {MEMO_SIZES[self.memo_size.value()]}")
 
     def memorise(self) -> int | None:
-        """Train two models on disjoint sets of N points and add their distances to the curve."""
+        """Train models A and A′ on N points and B on N others; add their two ratios to the curve."""
         n = MEMO_SIZES[self.memo_size.value()]
         key = self.data_choice.currentData()
         if key in toy2d.DATASETS:
-            pool = toy2d.make_dataset(key, 3 * n, torch.Generator().manual_seed(n))
+            pool = toy2d.memorisation_pool(key, n, torch.Generator().manual_seed(n))
         else:
             pool = self.data[torch.randperm(len(self.data), generator=torch.Generator().manual_seed(n))]
         if 3 * n > len(pool):
@@ -611,7 +625,7 @@ class PlaygroundPanel(QWidget):
             )
             return None
         settings, seed = self.settings, self.seed.value()
-        self.train_progress.setRange(0, 2 * settings.steps)
+        self.train_progress.setRange(0, 3 * settings.steps)
 
         def job(handle):
             with one_thread():
@@ -619,7 +633,7 @@ class PlaygroundPanel(QWidget):
 
         self._job_kind = "memorise"
         self._job = self.trainer.submit(job)
-        self.status.setText(f"memorisation: training two models on {n} points each…")
+        self.status.setText(f"memorisation: training A and A′ on {n} points, B on {n} others…")
         return self._job
 
     def _show_memorisation(self, point) -> None:
@@ -628,17 +642,27 @@ class PlaygroundPanel(QWidget):
         self.frames = None
         self.points.setData(point.samples_a[:, 0], point.samples_a[:, 1])
         self.copies.setData(point.samples_b[:, 0], point.samples_b[:, 1])
-        self.training_points.setData(point.training_a[:, 0], point.training_a[:, 1])
+        # Under the samples, and smaller once they are many, so that the samples stay visible on them.
+        self.training_points.setData(point.training_a[:, 0], point.training_a[:, 1], size=7 if point.n <= 256 else 4)
         self.paths.setData([], [])
         self._draw_field(None)
         self.plane_title.setText(
             f"N = {point.n}: model A's samples (blue), model B's from the same noise (orange), A's training points (×)"
         )
-        where = toy2d.crossing(self.memo_points)
-        cross = "" if where is None else f" The models agree more than they copy from N ≈ {where:.0f}."
+        found = []
+        for name, where in (
+            ("copying stops", toy2d.copy_crossing(self.memo_points)),
+            ("the data set stops mattering", toy2d.data_crossing(self.memo_points)),
+        ):
+            if where is not None:
+                found.append(f"{name} at N ≈ {where:.0f}")
+        crossings = f" Measured so far: {'; '.join(found)}." if found else ""
         self.status.setText(
-            f"N = {point.n}: median distance to its training set {point.to_training:.3f}, to fresh data "
-            f"{point.to_fresh:.3f}, between the two models {point.between_models:.3f}.{cross}"
+            f"N = {point.n}: a sample lies {point.to_training:.3f} from its nearest training point, a fresh point "
+            f"{point.fresh_to_training:.3f} (ρ = {point.copy_ratio:.2f}; copying below {toy2d.COPY_LEVEL:g}). "
+            f"A and B, trained on disjoint points, differ by {point.between_models:.3f}; A and A′, on the same "
+            f"points, by {point.between_seeds:.3f} (δ = {point.data_ratio:.1f}; the data matters above "
+            f"{toy2d.DATA_LEVEL:g}).{crossings}"
         )
         self._draw_side()
 
@@ -646,20 +670,20 @@ class PlaygroundPanel(QWidget):
         """The tilted density beside a guided run of the mixture, or the memorisation curve, or nothing."""
         for curve in self.memo_curves:
             curve.setData([], [])
+        for line in self.memo_levels:
+            line.hide()
         self.density.clear()
         if self.memo_points and self._job_kind == "memorise":
             n = np.log10([p.n for p in self.memo_points])
             for curve, values in zip(
                 self.memo_curves,
-                (
-                    [p.to_training for p in self.memo_points],
-                    [p.to_fresh for p in self.memo_points],
-                    [p.between_models for p in self.memo_points],
-                ),
+                ([p.copy_ratio for p in self.memo_points], [p.data_ratio for p in self.memo_points]),
                 strict=True,
             ):
                 curve.setData(n, np.log10(np.maximum(values, 1e-4)))
-            self.side.setTitle("median distance (log₁₀) against log₁₀ N", size="9pt")
+            for line in self.memo_levels:
+                line.show()
+            self.side.setTitle("copy ratio ρ and data ratio δ (log₁₀) against log₁₀ N", size="9pt")
             self.side.setAspectLocked(False)
             self.side.enableAutoRange()
             self.side_legend.show()

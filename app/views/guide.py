@@ -108,7 +108,11 @@ differ, even with the exact score, because the guided score at t &gt; 0 is not t
 diffused (Chidambaram et al. 2024; Bradley &amp; Nakkiran 2024).</li>
 <li><b>Memorisation</b> (Kadkhodaie et al. 2024): train two models on disjoint sets of N points and sample both
 from the same noise. At small N each copies its own points (the crosses); at large N both draw the same new
-points. The curve beside the plane plots the distances against N.</li>
+points. The curve beside the plane plots two ratios against N: ρ, a sample's distance to its nearest training
+point over a fresh point's (≪ 1 copying, ≈ 1 generalising), and δ, the distance between A's and B's samples over
+that between A's and those of A′, a third model trained on A's points with another seed (≫ 1 while each model
+draws its own data, ≈ 1 once the data no longer matters). The dashed lines are the stated crossings, ρ = 0.5 and
+δ = 2.</li>
 </ul>
 
 <h3>What has it learned? — the network beside three closed forms</h3>

@@ -41,13 +41,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from core.choices import SPACINGS
 from core.device import randn
 from core.diffusion.parameterization import check_prediction
 from core.diffusion.samplers import SamplerConfig, Scheduler, StepOutput, ddim_run_timesteps, ddim_step, ddim_timesteps
 from core.diffusion.schedules import NoiseSchedule
 from core.errors import DiffusionVizError
 
-SPACINGS = ("leading", "trailing", "linspace", "karras", "edm")
+# SPACINGS (leading, trailing, linspace, karras, edm) come from core.choices, free of torch for the command line
 KARRAS_RHO = 7.0  # EDM Eq. (5) and Sec. 3: ρ = 7
 # EDM's σ range, for which ρ = 7 was tuned (Karras et al. 2022, Sec. 3 and Table 1: σ_max = 80). A schedule whose
 # ᾱ_T is near 0 (cosine: σ_max ≈ 2·10⁴) would otherwise spend most Karras steps where x̂_0 is the data mean.

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import torch
 
+from core.choices import PREDICTIONS  # noqa: F401 - defined torch-free, read from here too
 from core.diffusion.schedules import NoiseSchedule, extract
-
-PREDICTIONS = ("eps", "x0", "v")
 
 
 def check_prediction(prediction: str) -> str:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from core.choices import VARIANCES  # noqa: F401 - defined torch-free, read from here too
 from core.diffusion.parameterization import x0_eps_from_output
 from core.diffusion.schedules import NoiseSchedule, extract
-
-VARIANCES = ("fixed_small", "fixed_large")
 
 
 def q_posterior_mean_variance(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from core.choices import ODE_SAMPLERS, SAMPLERS  # defined torch-free, read from here too
 from core.device import randn
 from core.diffusion.parameterization import check_prediction, eps_from_x0, x0_eps_from_output
 from core.diffusion.posterior import VARIANCES, p_mean_variance
@@ -25,9 +26,6 @@ SPACINGS = ("leading", "trailing", "linspace")
 # al.'s samplers do; the single-step functions stay the bare equations (no clipping) unless asked.
 DEFAULT_SPACING = "trailing"
 DEFAULT_CLIP_X0 = True
-# The σ samplers of core.diffusion.ode_samplers.SAMPLERS (written out here, below it; a test holds them equal)
-ODE_SAMPLERS = ("euler", "heun", "dpmpp2m", "euler_a")
-SAMPLERS = ("ddpm", "ddim", *ODE_SAMPLERS)
 # EDM's σ spacings, for the σ samplers only (core.diffusion.ode_samplers.sampler_sigmas)
 SIGMA_SPACINGS = ("karras", "edm")
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-SCHEDULE_NAMES = ("linear", "cosine", "sigmoid")
+from core.choices import SCHEDULE_NAMES  # noqa: F401 - defined torch-free, read from here too
 
 
 def index_from_paper_t(paper_t: int) -> int:

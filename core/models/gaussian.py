@@ -38,8 +38,7 @@ from core.diffusion.parameterization import eps_from_x0
 from core.diffusion.samplers import ddim_loop, ddim_timesteps, final_step
 from core.diffusion.schedules import NoiseSchedule
 from core.errors import DataError, ModelLoadError
-from core.models.checkpoint import BUNDLED_MODEL, LoadedModel, read_config
-from core.models.loaded import closed_form_model
+from core.models.loaded import BUNDLED_MODEL, LoadedModel, closed_form_model, read_config
 
 GAUSSIAN_PREFIX = "gaussian:"
 GAUSSIAN_EMOJI = "emoji"

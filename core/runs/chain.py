@@ -52,6 +52,11 @@ class Frame:
         return self.n >= self.num_steps
 
     @property
+    def predicted(self) -> bool:
+        """False for the final sample and for a run's start before its first step (no x̂₀ of its own)."""
+        return not self.final and self.eps_hat is not None
+
+    @property
     def nbytes(self) -> int:
         eps = self.eps_hat.nbytes if self.eps_hat is not None else 0
         return self.x_t.nbytes + self.x0_hat.nbytes + eps

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from core.choices import CONTENT  # noqa: F401 - defined torch-free, read from here too
 from core.diffusion.forward import ForwardPictures, forward_noise
 from core.diffusion.schedules import NoiseSchedule, index_from_paper_t
 from core.errors import DiffusionVizError
@@ -18,7 +19,6 @@ from core.imaging.scaling import tensor_to_images
 from core.runs import views
 from core.runs.chain import Frame
 
-CONTENT = ("both", "xt", "pred", "all")  # x_t | prediction; x_t; the prediction; x_t | prediction | truth
 TITLES = {"x0": "x̂₀", "eps": "ε̂", "v": "v̂", "score": "score s_θ"}  # drawn with the shipped font (core.imaging.text)
 TRUTH_TITLES = {"x0": "x₀ (the truth)", "eps": "ε (the truth)", "v": "v (the truth)", "score": "true score"}
 GIF_FRAMES = 60  # a default export: about 3 s at 20 fps, a few MB
@@ -106,11 +106,21 @@ def compare_pictures(
         raise ValueError("what must be 'x0' or 'xt'")
     pictures = []
     for k, tick in enumerate(_every(ticks, stride)):
-        columns = _one_display_size([tensor_to_images(f.x_t if what == "xt" or f.final else f.x0_hat) for f in tick])
+        # Before a run's first step nothing is predicted yet (its x̂₀ is all zeros, a grey square): show
+        # the x_t it starts from instead.
+        columns = _one_display_size(
+            [tensor_to_images(f.x_t if what == "xt" or not f.predicted else f.x0_hat) for f in tick]
+        )
         done = all(f.final for f in tick)
         shown = "x̂₀" if what == "x0" else "x_t"
         where = min(100, round(100 * k * stride / max(len(ticks) - 1, 1)))
-        text = ("the final samples" if done else f"{shown}, {where} % of each run") if label else None
+        if done:
+            text = "the final samples"
+        elif all(f.eps_hat is None for f in tick):
+            text = "the start: x_t of each run"
+        else:
+            text = f"{shown}, {where} % of each run"
+        text = text if label else None
         pictures.append(compose(columns, scale=scale, label=text, titles=titles if label else None))
     return pictures
 
@@ -172,7 +182,7 @@ def inversion_pictures(frames: Sequence, scale: int = 1, stride: int = 1, label:
     pictures = []
     for f in _every(frames[:-1], stride):
         if f.phase == "invert":
-            panels, titles = [x0, tensor_to_images(f.x), blank], ["x₀", "x_t going up", "decoded"]
+            panels, titles = [x0, tensor_to_images(f.x), blank], ["x₀", "x_t going up", "decoded next"]
             text = f"inverting: t = {f.paper_t}"
         else:
             panels, titles = [x0, top, tensor_to_images(f.x)], ["x₀", "x_T", "x_t coming back"]

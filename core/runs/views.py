@@ -10,12 +10,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from core.choices import VIEWS  # noqa: F401 - defined torch-free, read from here too
 from core.diffusion.parameterization import eps_from_x0, score_from_eps, v_from_x0_eps, x0_from_eps
 from core.diffusion.schedules import NoiseSchedule
 from core.imaging.scaling import NOISE_SHOWN_SIGMAS, noise_to_uint8, tensor_to_images
 from core.runs.chain import Frame
 
-VIEWS = ("x0", "eps", "v", "score")
 # Spelled out as well as hatted: a combining hat renders poorly in some fonts, and x̂₀ beside x₀ must not be misread.
 VIEW_NAMES = {"x0": "predicted x̂₀", "eps": "predicted ε̂", "v": "predicted v̂", "score": "score s_θ = −ε̂/√(1−ᾱ_t)"}
 TRUTH_NAMES = {"x0": "x₀ (the truth)", "eps": "ε_true", "v": "v_true", "score": "true score"}

@@ -31,7 +31,16 @@ from core.toy2d.data import (
     normalise_points,
     points_from_image,
 )
-from core.toy2d.memorisation import DEFAULT_SIZES, MemorisationPoint, crossing, memorisation_point
+from core.toy2d.memorisation import (
+    COPY_LEVEL,
+    DATA_LEVEL,
+    DEFAULT_SIZES,
+    MemorisationPoint,
+    copy_crossing,
+    data_crossing,
+    memorisation_point,
+    memorisation_pool,
+)
 from core.toy2d.metrics import (
     chord_ratio,
     nearest_distances,
@@ -70,6 +79,8 @@ from core.toy2d.training import train_toy
 
 __all__ = [
     "BOX",
+    "COPY_LEVEL",
+    "DATA_LEVEL",
     "DATASETS",
     "DEFAULT_SIZES",
     "DEFAULT_TRAIN",
@@ -92,7 +103,8 @@ __all__ = [
     "check_drawn_points",
     "check_sampler_fits",
     "chord_ratio",
-    "crossing",
+    "copy_crossing",
+    "data_crossing",
     "ddim_as_flow_euler",
     "default_langevin_step_size",
     "default_mixture",
@@ -109,6 +121,7 @@ __all__ = [
     "make_dataset",
     "make_labelled_dataset",
     "memorisation_point",
+    "memorisation_pool",
     "nearest_distances",
     "normalise_points",
     "playground_run",

@@ -15,7 +15,7 @@ import platform
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,7 @@ from core.imaging.grid import save_grid
 from core.imaging.scaling import tensor_to_images
 from core.models.checkpoint import save_model
 from core.models.unet import UNet, UNetConfig, count_parameters
+from core.training.config import TrainConfig
 from core.training.data import (
     RandomScaleCrops,
     emoji_groups,
@@ -46,44 +47,6 @@ from core.training.data import (
 
 STATE_WEIGHTS = "training_state.safetensors"
 STATE_JSON = "training_state.json"
-
-
-@dataclass
-class TrainConfig:
-    data: str = "emoji"
-    out: str = "runs/emoji32"
-    size: int = 32
-    steps: int = 6000
-    batch_size: int = 64
-    lr: float = 4e-4
-    warmup: int = 200
-    grad_clip: float = 1.0
-    ema_decay: float = 0.999
-    seed: int = 0
-    holdout: float = 0.1
-    holdout_seed: int = 0  # the split's own seed, apart from --seed, so a new seed never trains on held-out images
-    prediction: str = "v"
-    schedule: str = "cosine"
-    T: int = 1000
-    base_channels: int = 32
-    channel_mults: tuple[int, ...] = (1, 2, 2, 2)
-    num_res_blocks: int = 1
-    attention_resolutions: tuple[int, ...] = (8,)
-    groups: int = 8
-    hflip: bool = True
-    checkpoint_every: int = 500
-    log_every: int = 50
-    num_samples: int = 64
-    device: str | None = None
-    init: str | None = None  # a model folder whose weights start the run (same architecture)
-    balance: bool = False  # sample skin-tone variants of one emoji as one (emoji data only)
-    lr_schedule: str = "constant"  # or "cosine": decay to 0 at the last step after the warm-up
-    min_snr: float = 0.0  # γ of min-SNR-γ loss weighting (Hang et al. 2023); 0 = plain MSE
-    crop: bool = False  # folder data: train on random crops at random scales of whole photos (held out whole)
-    crop_min_scale: float = 1.0  # the crop's side in the stored photo is size · s, log s uniform in [min, max]
-    crop_max_scale: float = 0.0  # 0: up to the photo's short side (a thumbnail of its centre square)
-    photo_side: int = 768  # crop mode: photos are stored with their long side shrunk to this
-    extra: dict = field(default_factory=dict)
 
 
 def _distributed() -> tuple[int, int]:

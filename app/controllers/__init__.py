@@ -1,0 +1,1 @@
+"""Small controllers between the window and core: the bound, the files worker, exports. No widgets inside."""
