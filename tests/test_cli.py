@@ -443,7 +443,8 @@ def test_train_options_are_train_configs_fields_with_its_defaults():
         ["train", "--out", "o", "--channel-mults", "1,x"],
         ["train", "--out", "o", "--steps", "0"],
         ["train"],
-        ["sample", "--out", "g.png", "--sampler", "euler"],
+        ["sample", "--out", "g.png", "--sampler", "lms"],
+        ["sample", "--out", "g.png", "--spacing", "uniform"],
     ],
 )
 def test_an_argparse_error_in_any_command_is_one_line_and_exit_2(args, capsys):
