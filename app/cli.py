@@ -75,6 +75,7 @@ def _add_model_arg(p) -> None:
 def _add_sampler_args(p) -> None:
     # The window's reverse panel starts on the same: DDPM, σ² = β̃_t, seed 0 (and DDIM 50, η = 0 once picked).
     p.add_argument("--sampler", choices=SAMPLERS, default="ddpm", help="default: %(default)s")
+    samplers_command.add_spacing_args(p)
     p.add_argument(
         "--steps", type=_positive_int, default=50, help="DDIM steps; DDPM always runs every step (default: %(default)s)"
     )
@@ -300,7 +301,12 @@ def _sampler_config(args):
 
     try:
         return SamplerConfig(
-            sampler=args.sampler, steps=args.steps, eta=args.eta, variance=args.variance, seed=args.seed
+            sampler=args.sampler,
+            steps=args.steps,
+            eta=args.eta,
+            variance=args.variance,
+            seed=args.seed,
+            **samplers_command.spacing_config(args),
         )
     except ValueError as exc:
         raise DiffusionVizError(str(exc)) from None
@@ -324,6 +330,7 @@ def _run_sample(args) -> int:
     save_grid(images, out)
     steps = min(config.steps, model.schedule.T)  # DDIM visits at most every step
     how = "DDPM, every step" if config.sampler == "ddpm" else f"DDIM {steps} steps, η = {config.eta:g}"
+    how = how if config.sampler in ("ddpm", "ddim") else samplers_command.run_words(config)
     print(f"wrote {len(images)} samples ({how}, seed {config.seed}) to {out}")
     return 0
 

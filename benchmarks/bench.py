@@ -784,7 +784,8 @@ def bench_vs_diffusers(quick, model):
     except ImportError:
         row("3. our loop vs diffusers' scheduler loop", None, None, "ms", "≥ 1.0×", "skipped (no diffusers)")
         return
-    from core.diffusion.samplers import SamplerConfig, final_step, sample_loop
+    from core.diffusion.samplers import SamplerConfig, final_step
+    from core.diffusion.schedulers import sample_loop
 
     steps = 50
     x_T = torch.randn(1, model.channels, model.image_size, model.image_size)
@@ -1025,7 +1026,8 @@ def bench_analysis(app, quick, model):
     from app.views.analysis.spectrum import SpectrumView
     from core.analysis.decided import DECIDED_CONFIG, continuations
     from core.analysis.exposure import data_statistics, monitored_run
-    from core.diffusion.samplers import final_step, sample_loop
+    from core.diffusion.samplers import final_step
+    from core.diffusion.schedulers import sample_loop
     from core.diffusion.schedules import NoiseSchedule
 
     rounds = 3 if quick else 7

@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.device import randn  # noqa: E402
 from core.diffusion.forward import q_sample  # noqa: E402
-from core.diffusion.samplers import SamplerConfig, final_step, sample_loop  # noqa: E402
+from core.diffusion.samplers import SamplerConfig, final_step  # noqa: E402
+from core.diffusion.schedulers import sample_loop  # noqa: E402
 from core.diffusion.vlb import bits_per_dim  # noqa: E402
 from core.imaging.grid import save_grid  # noqa: E402
 from core.imaging.scaling import tensor_to_images  # noqa: E402

@@ -300,7 +300,8 @@ def test_export_compare_writes_one_gif_of_labelled_columns(model_dir, photo, tmp
         assert gif.size[0] == 3 * 32 + 2 * 6 and gif.size[1] > 32 + 2 * 16  # three titled columns under the label
         assert 30 <= gif.n_frames <= 62
     assert "3 runs from pure noise" in capsys.readouterr().out
-    assert main([*args, "--model", str(model_dir), "--runs", "euler:3"]) == 2
+    assert main([*args, "--model", str(model_dir), "--runs", "lms:3"]) == 2
+    assert main([*args, "--model", str(model_dir), "--runs", "heun:2"]) == 2  # Heun makes 2 calls a step
 
 
 def test_invert_writes_the_round_trip_and_prints_its_psnr(model_dir, photo, tmp_path, capsys):
@@ -442,7 +443,8 @@ def test_train_options_are_train_configs_fields_with_its_defaults():
         ["train", "--out", "o", "--channel-mults", "1,x"],
         ["train", "--out", "o", "--steps", "0"],
         ["train"],
-        ["sample", "--out", "g.png", "--sampler", "euler"],
+        ["sample", "--out", "g.png", "--sampler", "lms"],
+        ["sample", "--out", "g.png", "--spacing", "uniform"],
     ],
 )
 def test_an_argparse_error_in_any_command_is_one_line_and_exit_2(args, capsys):

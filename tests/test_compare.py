@@ -65,7 +65,7 @@ def test_from_an_image_every_run_starts_from_the_same_noised_image(model):
 def test_the_runs_option_parses_and_refuses_nonsense(model):
     runs = parse_runs("ddpm:1000, ddim:50, ddim:10:1", model)
     assert [r.config.sampler for r in runs] == ["ddpm", "ddim", "ddim"] and runs[2].config.eta == 1.0
-    for bad in ("", "ddpm,ddim,ddim,ddim,ddim", "euler:10", "ddim:ten"):
+    for bad in ("", "ddpm,ddim,ddim,ddim,ddim", "lms:10", "ddim:ten", "heun:2", "ddim:10:karras"):
         with pytest.raises(DiffusionVizError):
             parse_runs(bad, model)
 

@@ -206,7 +206,7 @@ def test_dpm_solver_pp_first_order_is_ddim(x_T):
 
 def gaussian_flow(s2):
     """Data N(0, s²): D(x̃, σ) = s²/(s² + σ²) x̃, and the ODE's solution x̃(σ) = x̃(σ_0) √((s² + σ²)/(s² + σ_0²))."""
-    return lambda x, sigma: s2 / (s2 + sigma.reshape(-1, 1) ** 2) * x
+    return lambda x, sigma: s2 / (s2 + torch.as_tensor(sigma).reshape(-1, 1) ** 2) * x
 
 
 @pytest.mark.parametrize(("name", "order"), [("euler", 1), ("heun", 2), ("dpmpp2m", 2)])
@@ -383,9 +383,12 @@ def test_the_samplers_command_refuses_bad_input_in_one_line(tmp_path, capsys, ex
 
 def test_the_command_lists_what_core_offers():
     from app.commands import samplers as command
+    from core.diffusion import samplers
     from core.runs.lab import LAB_NFE, LAB_SAMPLERS
 
     assert command.SAMPLER_NAMES == tuple(SAMPLERS) and command.SPACINGS == ode.SPACINGS
+    assert samplers.ODE_SAMPLERS == tuple(n for n in SAMPLERS if n != "ddim")
+    assert samplers.SAMPLERS == ("ddpm", "ddim", *samplers.ODE_SAMPLERS)
     assert command.LAB_SAMPLERS == ",".join(LAB_SAMPLERS) and command.LAB_NFE == ",".join(map(str, LAB_NFE))
 
 
@@ -411,4 +414,28 @@ def test_the_lab_panel_runs_the_mixture_and_draws_it(qtbot):
         "euler",
         "dpmpp2m",
     ]
+    panel.shutdown()
+
+
+def test_the_lab_panel_puts_every_sampler_on_one_spacing_when_asked(qtbot):
+    from app.panels.lab import LabPanel
+    from app.state import ViewState
+
+    panel = LabPanel(ViewState())
+    qtbot.addWidget(panel)
+    panel.data.setCurrentIndex(panel.data.findData("mixture"))
+    panel.reference_nfe = 19
+    panel.nfe.setText("4")
+    for name, box in panel.checks.items():
+        box.setChecked(name in ("ddim", "dpmpp2m"))
+    panel.spacing.setCurrentIndex(panel.spacing.findData("linspace"))
+    with qtbot.waitSignal(panel.worker.finished, timeout=120_000):
+        panel.run_button.click()
+    assert {r.spacing for r in panel.result.runs} == {"linspace"}
+    ddim, dpm = (panel.result.run(name, 4) for name in ("ddim", "dpmpp2m"))
+    np.testing.assert_array_equal(ddim.sigmas, dpm.sigmas)  # the same steps: only the solvers differ
+    panel.spacing.setCurrentIndex(panel.spacing.findData("karras"))
+    panel.run_button.click()  # DDIM cannot take Karras σ: one line, the last result kept
+    assert "DDIM η=0 cannot use karras spacing" in panel.status.text()
+    assert {r.spacing for r in panel.result.runs} == {"linspace"}
     panel.shutdown()

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from core.diffusion.parameterization import x0_eps_from_output
-from core.diffusion.samplers import DDIMScheduler, DDPMScheduler, SamplerConfig, ddim_step, ddpm_step, sample_loop
+from core.diffusion.samplers import DDIMScheduler, DDPMScheduler, SamplerConfig, ddim_step, ddpm_step
+from core.diffusion.schedulers import sample_loop
 from core.diffusion.schedules import NoiseSchedule, index_from_paper_t, matching_index
 from core.models.checkpoint import LoadedModel
 from core.models.unet import UNet, UNetConfig

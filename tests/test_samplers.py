@@ -15,8 +15,8 @@ from core.diffusion.samplers import (
     ddim_timesteps,
     ddpm_loop,
     ddpm_step,
-    sample_loop,
 )
+from core.diffusion.schedulers import sample_loop
 from core.diffusion.schedules import NoiseSchedule
 
 
@@ -162,9 +162,11 @@ def test_same_seed_same_run(x_star):
 
 def test_bad_sampler_config_is_refused():
     with pytest.raises(ValueError):
-        SamplerConfig(sampler="euler")
+        SamplerConfig(sampler="lms")
     with pytest.raises(ValueError):
         SamplerConfig(eta=2.0)
+    with pytest.raises(ValueError, match="karras spacing is for"):
+        SamplerConfig(sampler="ddim", spacing="karras")
 
 
 def test_seeded_noise_comes_from_the_cpu_generator_whatever_the_device(monkeypatch):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from core.choices import ODE_SAMPLERS, SPACINGS
 from core.errors import DiffusionVizError
 
 HELP = "the sampler lab: every sampler at each NFE against a Heun reference, as CSV (and plots)"
@@ -20,11 +21,38 @@ def _ints(text: str) -> list[int]:
         raise DiffusionVizError(f"--nfe takes whole numbers separated by commas, got {text!r}") from None
 
 
+SAMPLER_NAMES = ("ddim", *ODE_SAMPLERS)  # the lab's: core.diffusion.ode_samplers.SAMPLERS (a test holds them equal)
 # Written out so that building the parser imports no torch; a test holds them equal to core's.
-SAMPLER_NAMES = ("ddim", "euler", "heun", "dpmpp2m", "euler_a")
-SPACINGS = ("leading", "trailing", "linspace", "karras")
 LAB_SAMPLERS = "ddim,euler,heun,dpmpp2m"
 LAB_NFE = "5,10,20,50,100"
+
+
+def add_spacing_args(p) -> None:
+    """``--spacing`` and ``--zero-terminal-snr`` for the commands that take ``--sampler`` (sample, export)."""
+    p.add_argument(
+        "--spacing",
+        choices=SPACINGS,
+        default=None,
+        help="the steps a run visits (default: the sampler's own: DDIM trailing, Heun karras, the other σ samplers edm); "
+        "a σ sampler's --steps are its network calls (NFE)",
+    )
+    p.add_argument("--zero-terminal-snr", action="store_true", help="rescale the schedule to ᾱ_T = 0 (Lin et al. 2024)")
+
+
+def spacing_config(args) -> dict:
+    """The SamplerConfig fields ``add_spacing_args`` reads: the sampler's own spacing unless one is given."""
+    from core.diffusion.ode_samplers import SAMPLERS
+
+    own = SAMPLERS[args.sampler].spacing if args.sampler in SAMPLERS else "trailing"
+    return {"spacing": args.spacing or own, "zero_terminal_snr": bool(args.zero_terminal_snr)}
+
+
+def run_words(config) -> str:
+    """'Heun, 19 network calls on karras steps' for a σ sampler's run."""
+    from core.diffusion.ode_samplers import SAMPLERS
+
+    zero = ", ᾱ_T = 0" if config.zero_terminal_snr else ""
+    return f"{SAMPLERS[config.sampler].label}, {config.steps} network calls on {config.spacing} steps{zero}"
 
 
 def add_parser(sub) -> None:

@@ -22,12 +22,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.panels import sampler_menus
 from app.state import ViewState
 from app.views.imageview import ImageView
 from app.views.marks import mark
 from app.views.player import Player
 from app.workers.inference import Worker
 from core.diffusion.samplers import SamplerConfig
+from core.diffusion.schedulers import model_scheduler
 from core.imaging.scaling import tensor_to_images
 from core.models.catalogue import bundled_choices
 from core.models.checkpoint import LoadedModel, load_model
@@ -47,10 +49,13 @@ class RunRow:
         config = PRESETS[preset]
         self.enabled = QCheckBox()
         self.enabled.setChecked(True)
-        self.sampler = QComboBox()
-        self.sampler.addItem("DDPM", "ddpm")
-        self.sampler.addItem("DDIM", "ddim")
+        self.sampler = sampler_menus.sampler_combo()
+        self.sampler.setItemText(0, "DDPM")
         self.sampler.setCurrentIndex(self.sampler.findData(config.sampler))
+        self.spacing = sampler_menus.spacing_combo()
+        self.spacing.setCurrentIndex(self.spacing.findData(config.spacing))
+        self.zero_snr = sampler_menus.zero_snr_box()
+        self.zero_snr.setText("")  # the column's head says it
         self.steps = QSpinBox()
         self.steps.setRange(1, 1000)
         self.steps.setValue(config.steps)
@@ -64,17 +69,27 @@ class RunRow:
         self.variance.addItem(mark("σ² = β̃_t"), "fixed_small")
         self.variance.addItem("σ² = β_t", "fixed_large")
         self.model = QComboBox()
+        for combo in (self.sampler, self.model):  # long item texts must not widen the window
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(8)
+        self.sampler.currentIndexChanged.connect(lambda _i: sampler_menus.sampler_changed(self.sampler, self.spacing))
         self.sampler.currentIndexChanged.connect(self.sync)
         self.sync()
 
     def widgets(self) -> list[QWidget]:
-        return [self.enabled, self.sampler, self.steps, self.eta, self.variance, self.model]
+        return [
+            self.enabled,
+            self.sampler,
+            self.steps,
+            self.eta,
+            self.variance,
+            self.spacing,
+            self.zero_snr,
+            self.model,
+        ]
 
     def sync(self) -> None:
-        ddim = self.sampler.currentData() == "ddim"
-        self.steps.setEnabled(ddim)
-        self.eta.setEnabled(ddim)
-        self.variance.setEnabled(not ddim)
+        sampler_menus.sync_enabled(self.sampler, self.steps, self.eta, self.variance, self.spacing)
 
     def config(self, seed: int) -> SamplerConfig:
         return SamplerConfig(
@@ -82,7 +97,9 @@ class RunRow:
             steps=self.steps.value(),
             eta=self.eta.value(),
             variance=self.variance.currentData(),
+            spacing=self.spacing.currentData(),
             seed=seed,
+            zero_terminal_snr=self.zero_snr.isChecked(),
         )
 
 
@@ -107,7 +124,7 @@ class ComparePanel(QWidget):
 
         self.rows = [RunRow(name) for name in PRESETS]
         grid = QGridLayout()
-        for c, head in enumerate(("", "sampler", "steps", "η", "DDPM σ²", "model")):
+        for c, head in enumerate(("", "sampler", "steps", "η", "DDPM σ²", "spacing", mark("ᾱ_T=0"), "model")):
             grid.addWidget(QLabel(f"<i>{head}</i>"), 0, c)
         for r, row in enumerate(self.rows, 1):
             for c, w in enumerate(row.widgets()):
@@ -207,8 +224,11 @@ class ComparePanel(QWidget):
         seed = self.seed.value()
         try:
             configs = [(r.config(seed), r.model.currentData()) for r in chosen]
+            for config, _key in configs:  # what a sampler cannot do is refused before the run, in one line
+                model_scheduler(self.state.model, config)
         except ValueError as exc:
             self.message.emit(str(exc))
+            self.status.setText(str(exc))
             return None
         image, paper_t, forward = None, None, self.state.schedule
         if self.start_from.currentText() == START_IMAGE and self.state.image is not None:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -54,16 +55,21 @@ def parse_nfes(text: str) -> list[int]:
     return sorted(set(values))
 
 
+WEIGHT_FLOOR = 1e-4  # the weighting plot's bottom: a curve below it rests there
+
+
 class WeightingPlot(pg.PlotWidget):
     """w(λ) of the common losses under a schedule, the model's own loss drawn thick, a sampler's steps as ticks."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setLabel("bottom", "λ = log(ᾱ/(1−ᾱ))")
-        self.setLabel("left", "w(λ) p(λ), max 1")
+        self.setLabel("left", "w(λ) p(λ), max 1 (log)")
         self.setTitle("every loss as a weighting over log-SNR (Kingma & Gao 2023)")
+        # log y: x₀- and v-MSE weigh the ε-MSE by e^−λ, so near ᾱ_T ≈ 0 they are 10⁸ times their mid-λ value
+        self.setLogMode(False, True)
+        self.setYRange(np.log10(WEIGHT_FLOOR) - 0.3, 0.1)
         self.addLegend(offset=(5, 5))
-        self.ticks = pg.ScatterPlotItem(symbol="|", size=14, pen=pg.mkPen(0, 0, 0), brush=None)
 
     def show_schedule(self, schedule, own: str, sigmas: np.ndarray | None = None, sampler: str = "") -> None:
         self.clear()
@@ -74,12 +80,15 @@ class WeightingPlot(pg.PlotWidget):
         for (name, w), rgb in zip(loss_weightings(schedule, lam).items(), palette, strict=False):
             mine = name == own
             label = f"{name}  ← this model" if mine else name
-            self.plot(lam, w, pen=pg.mkPen(rgb, width=4 if mine else 1.5), name=label)
+            self.plot(lam, np.maximum(w, WEIGHT_FLOOR), pen=pg.mkPen(rgb, width=4 if mine else 1.5), name=label)
         if sigmas is not None:
             positive = sigmas[sigmas > 0]
-            self.ticks.setData(ode.lambda_from_sigma(positive), np.full(len(positive), -0.04))
-            self.addItem(self.ticks)
+            lam_steps = ode.lambda_from_sigma(positive)
+            self.ticks = self.plot(
+                lam_steps, np.full(len(positive), WEIGHT_FLOOR * 0.7), pen=None, symbol="|", symbolSize=14
+            )
             self.setTitle(f"losses over log-SNR (Kingma & Gao 2023); ticks: {sampler}'s {len(positive)} steps")
+        self.setYRange(np.log10(WEIGHT_FLOOR) - 0.3, 0.1)
 
 
 class LabPanel(QWidget):
@@ -117,12 +126,23 @@ class LabPanel(QWidget):
         self.batch.setRange(1, 64)
         self.batch.setValue(2)
         self.batch.setPrefix("images ")
+        self.spacing = QComboBox()
+        self.spacing.addItem("each its own steps", None)
+        for name in ode.SPACINGS:
+            self.spacing.addItem(f"all on {name}", name)
+        self.spacing.setToolTip(
+            "The σ grid every run takes: each sampler's own ("
+            + ", ".join(f"{e.label} {e.spacing}" for n, e in ode.SAMPLERS.items() if n != "euler_a")
+            + "), or one for all, so only the solvers differ (Lin et al. 2024 on spacings)"
+        )
         self.run_button = QPushButton("Run")
         self.run_button.clicked.connect(self.start)
         self.busy = QProgressBar()
         self.busy.setMaximumWidth(140)
         self.status = QLabel("")
-        for w in (QLabel("NFE"), self.nfe, self.data, self.batch, self.run_button, self.busy):
+        self.status.setWordWrap(True)  # the results line is long: it wraps instead of widening the window
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        for w in (QLabel("NFE"), self.nfe, self.spacing, self.data, self.batch, self.run_button, self.busy):
             bar.addWidget(w)
         bar.addStretch(1)
 
@@ -164,10 +184,11 @@ class LabPanel(QWidget):
             nfes = parse_nfes(self.nfe.text())
             samplers = self.chosen()
             denoiser, x_T, reference = self._denoiser()
-            run_lab_args = dict(reference_nfe=reference)
+            spacing = self.spacing.currentData()
+            run_lab_args = dict(reference_nfe=reference, spacing=spacing)
             from core.runs.lab import plan_runs
 
-            plan_runs(denoiser, samplers, nfes)  # refuse bad input here, in one line, before the thread
+            plan_runs(denoiser, samplers, nfes, spacing)  # refuse bad input here, in one line, before the thread
         except DiffusionVizError as exc:
             self._say(str(exc))
             return None
@@ -279,6 +300,7 @@ class LabPanel(QWidget):
             schedule, own = model.schedule, model_loss_name(model)
         sigmas, sampler = None, ""
         if self.result is not None:
-            run = next((r for r in self.result.runs if r.sampler == "dpmpp2m"), self.result.runs[0])
+            runs = [r for r in self.result.runs if r.sampler == "dpmpp2m"] or list(self.result.runs)
+            run = min(runs, key=lambda r: abs(r.nfe - 10))  # the steps of a run of about 10 calls, as ticks
             sigmas, sampler = run.sigmas, f"{ode.SAMPLERS[run.sampler].label} NFE {run.nfe}"
         self.weighting.show_schedule(schedule, own, sigmas, sampler)

@@ -23,12 +23,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.panels import sampler_menus
 from app.state import ViewState
 from app.views.imageview import ImageView
 from app.views.marks import mark, tooltip
 from app.views.player import Player
 from app.workers.inference import Worker
 from core.diffusion.samplers import SamplerConfig
+from core.diffusion.schedulers import model_scheduler
 from core.diffusion.schedules import paper_t_from_index
 from core.imaging.scaling import tensor_to_images
 from core.models.sizes import default_run_size, is_fully_convolutional, run_sizes
@@ -85,10 +87,9 @@ class ReversePanel(QWidget):
             "The side of x_t in pixels. A fully convolutional model (no attention) runs at any size its\n"
             "down-sampling divides; others only at the size they were trained at."
         )
-        self.sampler = QComboBox()
-        self.sampler.addItem("DDPM (ancestral)", "ddpm")
-        self.sampler.addItem("DDIM", "ddim")
-        self.sampler.setToolTip("DDPM: Algorithm 2 of Ho et al., every step. DDIM: Eq. 12 of Song et al., any steps.")
+        self.sampler = sampler_menus.sampler_combo()
+        self.spacing = sampler_menus.spacing_combo()
+        self.zero_snr = sampler_menus.zero_snr_box()
         self.variance = QComboBox()
         self.variance.addItem(mark("σ² = β̃_t"), "fixed_small")
         self.variance.addItem("σ² = β_t", "fixed_large")
@@ -159,11 +160,14 @@ class ReversePanel(QWidget):
         form.addWidget(self.steps, 1, 3)
         form.addWidget(self.eta, 1, 4)
         form.addWidget(self.seed, 1, 5)
-        form.addWidget(QLabel("Start"), 2, 0)
-        form.addWidget(self.start_from, 2, 1, 1, 2)
-        form.addWidget(self.view, 2, 3)
-        form.addWidget(self.speed, 2, 4)
-        form.addWidget(self.smooth, 2, 5)
+        form.addWidget(QLabel("Steps"), 2, 0)
+        form.addWidget(self.spacing, 2, 1, 1, 2)
+        form.addWidget(self.zero_snr, 2, 3)
+        form.addWidget(QLabel("Start"), 3, 0)
+        form.addWidget(self.start_from, 3, 1, 1, 2)
+        form.addWidget(self.view, 3, 3)
+        form.addWidget(self.speed, 3, 4)
+        form.addWidget(self.smooth, 3, 5)
         transport = QHBoxLayout()
         for b in (self.play, self.step_button, self.stop_button):
             transport.addWidget(b)
@@ -188,8 +192,10 @@ class ReversePanel(QWidget):
         for combo in (self.sampler, self.start_from, self.view):  # long item texts must not widen the window
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(10)
-        for combo in (self.sampler, self.variance, self.start_from, self.size_box):
+        self.sampler.currentIndexChanged.connect(lambda _i: sampler_menus.sampler_changed(self.sampler, self.spacing))
+        for combo in (self.sampler, self.variance, self.spacing, self.start_from, self.size_box):
             combo.currentIndexChanged.connect(lambda _i: self._settings_changed())
+        self.zero_snr.toggled.connect(lambda _on: self._settings_changed())
         for spin in (self.steps, self.eta, self.seed):
             spin.valueChanged.connect(lambda _v: self._settings_changed())
         self.view.currentIndexChanged.connect(self.player.repaint)
@@ -232,7 +238,6 @@ class ReversePanel(QWidget):
                 f"{model.schedule.name} schedule, T = {model.schedule.T}"
             )
             self.model_label.setToolTip(self.model_label.text())
-            self.steps.setMaximum(model.schedule.T)
         self._settings_changed()
 
     def sampler_config(self) -> SamplerConfig:
@@ -241,7 +246,9 @@ class ReversePanel(QWidget):
             steps=self.steps.value(),
             eta=self.eta.value(),
             variance=self.variance.currentData(),
+            spacing=self.spacing.currentData(),
             seed=self.seed.value(),
+            zero_terminal_snr=self.zero_snr.isChecked(),
         )
 
     @property
@@ -267,12 +274,16 @@ class ReversePanel(QWidget):
         return start_index(self.state.schedule, self.state.t, self.model.schedule)
 
     def spec(self) -> RunSpec | None:
-        """The run the current settings describe (None without a model)."""
+        """The run the current settings describe (None without a model); a run no sampler can take raises
+        ``ValueError`` in one line (too few network calls, duplicate steps, zero terminal SNR with ε)."""
         if self.model is None:
             return None
         index = self.start_index()
         image = self.state.image if index is not None else None
-        return RunSpec(self.model, self.sampler_config(), image, index, size=self.run_size())
+        spec = RunSpec(self.model, self.sampler_config(), image, index, size=self.run_size())
+        if spec.start_index >= 0:
+            model_scheduler(spec.model, spec.config, spec.start_index)  # refuses here, before any run
+        return spec
 
     def run_size(self) -> int | None:
         """The side of x_t the size menu asks for (None: the model's own)."""
@@ -284,10 +295,10 @@ class ReversePanel(QWidget):
         self.domain.setToolTip(line or "")
 
     def _settings_changed(self, coalesce: bool = False) -> None:
-        ddim = self.sampler.currentData() == "ddim"
-        self.variance.setEnabled(not ddim)  # disabled, not hidden: the layout never jumps
-        self.steps.setEnabled(ddim)
-        self.eta.setEnabled(ddim)
+        sampler_menus.sync_enabled(self.sampler, self.steps, self.eta, self.variance, self.spacing)
+        if self.model is not None:  # DDIM visits at most the T steps; a σ sampler's NFE may reach 2T (Heun)
+            with QSignalBlocker(self.steps):
+                self.steps.setMaximum(self.model.schedule.T * (1 if self.sampler.currentData() == "ddim" else 2))
         from_noise = self.start_from.currentText() == START_NOISE
         index = self.start_index()
         self.note.setText(explain_start(self.model, from_noise, self.state.image is not None, index, self.run_size()))

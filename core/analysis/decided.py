@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from core.analysis.errors import AnalysisError
-from core.diffusion.samplers import SamplerConfig, final_step, sample_loop
+from core.diffusion.samplers import SamplerConfig, final_step
+from core.diffusion.schedulers import sample_loop
 from core.diffusion.schedules import paper_t_from_index
 from core.imaging.scaling import tensor_to_images
 from core.models.checkpoint import LoadedModel

@@ -29,7 +29,8 @@ import torch
 
 from core.analysis.errors import AnalysisError
 from core.diffusion.parameterization import x0_eps_from_output
-from core.diffusion.samplers import SamplerConfig, SamplerStep, sample_loop
+from core.diffusion.samplers import SamplerConfig, SamplerStep
+from core.diffusion.schedulers import sample_loop
 from core.diffusion.schedules import NoiseSchedule, paper_t_from_index
 from core.models.protocol import Denoiser
 

@@ -12,7 +12,8 @@ from core.analysis.exposure import DataStats, data_statistics
 from core.analysis.spectrum import RadialSpectrum, Spectrum, cutoff_frequency, fit_power_law
 from core.diffusion.forward import q_sample
 from core.diffusion.parameterization import x0_eps_from_output
-from core.diffusion.samplers import SamplerConfig, sample_loop
+from core.diffusion.samplers import SamplerConfig
+from core.diffusion.schedulers import sample_loop
 from core.errors import DiffusionVizError
 from core.imaging.scaling import images_to_tensor
 from core.models.checkpoint import LoadedModel

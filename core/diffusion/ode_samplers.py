@@ -41,14 +41,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from core.choices import SPACINGS
 from core.device import randn
 from core.diffusion.parameterization import check_prediction
-from core.diffusion.samplers import ddim_step, ddim_timesteps
+from core.diffusion.samplers import SamplerConfig, Scheduler, StepOutput, ddim_run_timesteps, ddim_step, ddim_timesteps
 from core.diffusion.schedules import NoiseSchedule
 from core.errors import DiffusionVizError
 
-SPACINGS = ("leading", "trailing", "linspace", "karras")
+# SPACINGS (leading, trailing, linspace, karras, edm) come from core.choices, free of torch for the command line
 KARRAS_RHO = 7.0  # EDM Eq. (5) and Sec. 3: ρ = 7
+# EDM's σ range, for which ρ = 7 was tuned (Karras et al. 2022, Sec. 3 and Table 1: σ_max = 80). A schedule whose
+# ᾱ_T is near 0 (cosine: σ_max ≈ 2·10⁴) would otherwise spend most Karras steps where x̂_0 is the data mean.
+EDM_SIGMA_MAX = 80.0
 # ᾱ_T = 0 (zero terminal SNR) puts σ_max at infinity; like diffusers' Euler schedulers, the σ samplers read it
 # as 2^−24 there (σ_max ≈ 4096). The ε-prediction case is refused before that (check_terminal_snr).
 ZERO_SNR_ALPHA_BAR = 2.0**-24
@@ -58,7 +62,7 @@ Request = tuple[torch.Tensor, float]
 StepRule = Callable[..., Generator[Request, torch.Tensor, torch.Tensor]]
 
 
-class SamplerError(DiffusionVizError):
+class SamplerError(DiffusionVizError, ValueError):
     """A sampler asked for something it cannot do (too few network calls, duplicate steps, zero SNR with ε)."""
 
 
@@ -95,36 +99,57 @@ def karras_sigmas(sigma_min: float, sigma_max: float, n: int, rho: float = KARRA
 
 
 def sampler_sigmas(
-    schedule: NoiseSchedule, num_steps: int, spacing: str = "karras", *, integer_indices: bool = False
+    schedule: NoiseSchedule,
+    num_steps: int,
+    spacing: str = "karras",
+    *,
+    integer_indices: bool = False,
+    start_index: int | None = None,
 ) -> torch.Tensor:
     """The descending σ grid of a ``num_steps``-step run, with a final 0: ``num_steps + 1`` values.
 
     ``leading``, ``trailing`` and ``linspace`` take the model's own indices of
     :func:`core.diffusion.samplers.ddim_timesteps` (Lin et al. 2024, Table 2; linspace rounded to indices, so
-    DDIM and Euler share its steps); ``karras`` is EDM's Eq. (5) from σ_{T−1} down to σ_0. With
-    ``integer_indices`` (a model that takes only integer indices) the Karras σ must fall on distinct indices.
+    DDIM and Euler share its steps): diffusers' grids, where "leading" never starts at t = T. ``karras`` is
+    EDM's Eq. (5) from σ_{T−1} down to σ_0; ``edm`` is Eq. (5) over EDM's own range σ ≤ :data:`EDM_SIGMA_MAX`
+    after one step from σ_{T−1} (when that is larger). With ``start_index`` (a window's run, which may start from a
+    noised image) the grid starts at that index, as the program's DDIM does
+    (:func:`core.diffusion.samplers.ddim_run_timesteps`). With ``integer_indices`` (a model that takes only
+    integer indices) the Karras σ must fall on distinct indices.
     """
     if spacing not in SPACINGS:
         raise SamplerError(f"unknown spacing {spacing!r}; choose one of {', '.join(SPACINGS)}")
     T = schedule.T
+    start = T - 1 if start_index is None else int(start_index)
     if num_steps < 1:
         raise SamplerError(f"a run needs at least 1 step, got {num_steps}")
     table = model_sigmas(schedule)
-    if spacing == "karras":
-        sigmas = karras_sigmas(float(table[0]), float(table[-1]), num_steps)
+    if spacing in ("karras", "edm"):
+        top = float(table[start])
+        if spacing == "edm" and top > EDM_SIGMA_MAX and num_steps > 1:
+            # one step from the run's own σ_max (x_T lives there: Lin et al. 2024), then EDM's range
+            rest = karras_sigmas(float(table[0]), EDM_SIGMA_MAX, num_steps - 1)
+            sigmas = torch.cat([torch.tensor([top], dtype=torch.float64), rest])
+        else:
+            sigmas = karras_sigmas(float(table[0]), top, num_steps)
         if integer_indices:
             indices = index_from_sigma(schedule, sigmas).round()
             if len(set(indices.tolist())) < num_steps:
                 raise SamplerError(
-                    f"karras spacing with {num_steps} steps puts two steps on one of the model's {T} indices "
-                    "(it crowds the low-noise end); ask for fewer steps or another spacing"
+                    f"{spacing} spacing with {num_steps} steps puts two steps on one of the model's {start + 1} "
+                    "indices (it crowds the low-noise end); ask for fewer steps or another spacing"
                 )
     else:
-        if num_steps > T:
+        if num_steps > start + 1:
             raise SamplerError(
-                f"{spacing} spacing has only {T} distinct steps on a T = {T} schedule, asked {num_steps}"
+                f"{spacing} spacing has only {start + 1} distinct steps from t = {start + 1}, asked {num_steps}"
             )
-        sigmas = table[ddim_timesteps(T, num_steps, spacing)]
+        indices = (
+            ddim_timesteps(T, num_steps, spacing)
+            if start_index is None
+            else ddim_run_timesteps(num_steps, start, spacing)
+        )
+        sigmas = table[indices]
     return torch.cat([sigmas, torch.zeros(1, dtype=torch.float64)])
 
 
@@ -199,10 +224,13 @@ class SigmaDenoiser:
         self.device = getattr(model, "device", None)
         self.sigma_min, self.sigma_max = (float(s) for s in model_sigmas(self.schedule)[[0, -1]])
         self._log_sigmas = model_sigmas(self.schedule).log()  # once: every call maps its σ through it
+        self._one: dict[tuple, tuple[float, torch.Tensor]] = {}
         self.calls = 0
         self.network_seconds = 0.0
 
     def __call__(self, x_tilde: torch.Tensor, sigma) -> torch.Tensor:
+        if isinstance(sigma, float) or (torch.is_tensor(sigma) and sigma.numel() == 1):
+            return self._call_one(x_tilde, float(sigma))
         sigma = torch.as_tensor(sigma, dtype=torch.float64).reshape(-1).expand(x_tilde.shape[0])
         index = index_from_sigma(self.schedule, sigma, self._log_sigmas)
         index = index.to(self.dtype or x_tilde.dtype) if self.fractional_index else index.round().long()
@@ -217,11 +245,58 @@ class SigmaDenoiser:
             out = out.to(x_tilde.device, x_tilde.dtype)
         self.network_seconds += time.perf_counter() - t0
         self.calls += 1
-        if self.prediction == "eps":
-            return x_tilde - s * out
-        if self.prediction == "v":
-            return abar * x_tilde - s * abar.sqrt() * out
-        return out
+        return x0_from_sigma_output(self.prediction, x_tilde, s, out)
+
+    def prime(self, sigmas: torch.Tensor, batch: int, device: torch.device, dtype: torch.dtype) -> None:
+        """Map a whole σ grid to the model's index in one table search, before a run of ``batch`` samples."""
+        sigmas = sigmas[sigmas > 0]
+        index = index_from_sigma(self.schedule, sigmas, self._log_sigmas)
+        index = index.to(self.dtype or dtype) if self.fractional_index else index.round().long()
+        target = self.device or device
+        for sigma, i in zip(sigmas.tolist(), index.to(target), strict=True):
+            self._one[(sigma, batch, target, dtype)] = (1.0 / math.sqrt(1.0 + sigma**2), i.expand(batch))
+
+    def _call_one(self, x_tilde: torch.Tensor, sigma: float) -> torch.Tensor:
+        """One σ for the whole batch (a single run): its scale and the model's t batch are looked up once per σ,
+        so a step costs the network and a few elementwise operations (no per-call table search)."""
+        device = self.device or x_tilde.device
+        key = (sigma, x_tilde.shape[0], device, x_tilde.dtype)
+        hit = self._one.get(key)
+        if hit is None:
+            index = index_from_sigma(self.schedule, torch.tensor([sigma], dtype=torch.float64), self._log_sigmas)
+            index = index.to(self.dtype or x_tilde.dtype) if self.fractional_index else index.round().long()
+            hit = (1.0 / math.sqrt(1.0 + sigma**2), index.expand(x_tilde.shape[0]).to(device))
+            if len(self._one) > 4096:  # a denoiser kept for many runs of many grids
+                self._one.clear()
+            self._one[key] = hit
+        scale, t = hit
+        x_t = x_tilde * scale  # x_t = x̃ √ᾱ
+        t0 = time.perf_counter()
+        if torch.is_inference_mode_enabled():
+            out = self.model(x_t.to(device, self.dtype or x_tilde.dtype), t)
+        else:
+            with torch.inference_mode():
+                out = self.model(x_t.to(device, self.dtype or x_tilde.dtype), t)
+        out = out.to(x_tilde.device, x_tilde.dtype)
+        self.network_seconds += time.perf_counter() - t0
+        self.calls += 1
+        return x0_from_sigma_output(self.prediction, x_tilde, sigma, out)
+
+
+def x0_from_sigma_output(prediction: str, x_tilde: torch.Tensor, sigma, out: torch.Tensor) -> torch.Tensor:
+    """D(x̃; σ) from the network's output at x_t = x̃/√(1 + σ²): ε gives x̃ − σ ε̂, v gives ᾱ x̃ − σ √ᾱ v̂.
+
+    With ᾱ = 1/(1 + σ²) (EDM Table 1, VP): x_0 = (x_t − √(1−ᾱ) ε)/√ᾱ = x̃ − σ ε, and v = √ᾱ ε − √(1−ᾱ) x_0
+    (Salimans & Ho 2022) solved for x_0. ``sigma`` is a float or a tensor broadcasting against x̃.
+    """
+    if prediction == "eps":
+        return x_tilde - sigma * out
+    abar = 1.0 / (1.0 + sigma**2)
+    if prediction == "v":
+        if isinstance(sigma, float):  # one fused multiply-add instead of three temporaries
+            return torch.add(abar * x_tilde, out, alpha=-sigma * math.sqrt(abar))
+        return abar * x_tilde - sigma * abar**0.5 * out
+    return out
 
 
 # -- step rules ------------------------------------------------------------------------------------------------------
@@ -236,7 +311,8 @@ def euler(sigmas: Sequence[float], x: torch.Tensor, **_) -> Generator[Request, t
     """Euler's method on the ODE: x̃_{i+1} = x̃_i + (σ_{i+1} − σ_i) d_i (EDM Algorithm 1, lines 3–5)."""
     for sigma, sigma_next in itertools.pairwise(sigmas):
         denoised = yield x, sigma
-        x = x + (sigma_next - sigma) * to_d(x, sigma, denoised)
+        # x̃ + (σ' − σ)(x̃ − D)/σ = D + (σ'/σ)(x̃ − D): one lerp, and no cancellation of σ_max-sized terms
+        x = torch.lerp(denoised, x, sigma_next / sigma)
     return x
 
 
@@ -247,13 +323,14 @@ def heun(sigmas: Sequence[float], x: torch.Tensor, **_) -> Generator[Request, to
     """
     for sigma, sigma_next in itertools.pairwise(sigmas):
         denoised = yield x, sigma
-        d = to_d(x, sigma, denoised)
-        x_euler = x + (sigma_next - sigma) * d  # line 5
+        x_euler = torch.lerp(denoised, x, sigma_next / sigma)  # line 5: x̃ + (σ' − σ) d_i, as in euler()
         if sigma_next == 0:
             x = x_euler
             continue
         denoised_next = yield x_euler, sigma_next  # lines 7–8: d'_i at the Euler point
-        x = x + (sigma_next - sigma) * 0.5 * (d + to_d(x_euler, sigma_next, denoised_next))
+        # x̃ + (σ' − σ)(d_i + d'_i)/2 with d'_i = (x̃_euler − D')/σ'
+        d = to_d(x, sigma, denoised).add_(to_d(x_euler, sigma_next, denoised_next))
+        x = x.add(d, alpha=0.5 * (sigma_next - sigma))
     return x
 
 
@@ -267,18 +344,26 @@ def ancestral_sigmas(sigma: float, sigma_next: float) -> tuple[float, float]:
 
 
 def euler_ancestral(
-    sigmas: Sequence[float], x: torch.Tensor, *, generator: torch.Generator | None = None, **_
+    sigmas: Sequence[float],
+    x: torch.Tensor,
+    *,
+    generator: torch.Generator | None = None,
+    noise: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    **_,
 ) -> Generator[Request, torch.Tensor, torch.Tensor]:
     """Euler ancestral: an Euler step down to σ_down, then fresh noise of σ_up (Song et al. 2021's reverse SDE).
 
     Noise is drawn at every step, the last too (times σ_up = 0), as diffusers' EulerAncestralDiscreteScheduler
-    does, so the two give the same samples from the same generator.
+    does, so the two give the same samples from the same generator. ``noise(x)`` (default: N(0, I) from
+    ``generator``) gives each step's draw; a caller that owns the noise (:class:`OdeScheduler`) hands it in there.
     """
+    if noise is None:
+        noise = lambda like: randn(like.shape, generator, like.device, like.dtype)  # noqa: E731
     for sigma, sigma_next in itertools.pairwise(sigmas):
         denoised = yield x, sigma
         down, up = ancestral_sigmas(sigma, sigma_next)
-        x = x + (down - sigma) * to_d(x, sigma, denoised)
-        x = x + randn(x.shape, generator, x.device, x.dtype) * up
+        x = torch.lerp(denoised, x, down / sigma)  # the Euler step to σ_down, as in euler()
+        x = x.add_(noise(x), alpha=up)
     return x
 
 
@@ -302,8 +387,8 @@ def dpm_solver_pp(
             d = denoised
         else:
             r = h_last / h
-            d = (1 + 1 / (2 * r)) * denoised - (1 / (2 * r)) * old
-        x = (sigma_next / sigma) * x - math.expm1(-h) * d
+            d = torch.lerp(old, denoised, 1 + 1 / (2 * r))  # (1 + 1/(2r)) x̂_0,i − 1/(2r) x̂_0,i−1
+        x = torch.lerp(d, x, sigma_next / sigma)  # (σ'/σ) x̃ − (e^{−h} − 1) D with e^{−h} = σ'/σ
         old, h_last = denoised, h
     return x
 
@@ -344,7 +429,7 @@ class OdeSampler:
     order: int | None
     calls_per_step: int
     last_calls: int = 1
-    spacing: str = "karras"  # the spacing it is used with unless one is asked for
+    spacing: str = "edm"  # the spacing it is used with unless one is asked for
     spacings: tuple[str, ...] = SPACINGS
     citation: str = ""
 
@@ -378,7 +463,9 @@ SAMPLERS: dict[str, OdeSampler] = {
             citation="Song et al. 2021, Eq. 12",
         ),
         OdeSampler("euler", "Euler", euler, 1, 1, citation="Karras et al. 2022, Alg. 1 (Euler)"),
-        OdeSampler("heun", "Heun", heun, 2, 2, citation="Karras et al. 2022, Alg. 1"),
+        # Heun's trapezoid fails across edm's one step from σ_max ≈ 2·10⁴ to 80 (its d varies over 2.5 decades of
+        # σ there): it keeps Karras σ from the model's own σ_max, whose steps shrink geometrically at the top
+        OdeSampler("heun", "Heun", heun, 2, 2, spacing="karras", citation="Karras et al. 2022, Alg. 1"),
         OdeSampler("dpmpp2m", "DPM-Solver++(2M)", dpm_solver_pp, 2, 1, citation="Lu et al. 2022, Alg. 2"),
         OdeSampler("euler_a", "Euler ancestral", euler_ancestral, None, 1, citation="k-diffusion; Song et al. 2021"),
     )
@@ -401,7 +488,7 @@ def solve(rule: Generator[Request, torch.Tensor, torch.Tensor], denoise: Denoise
     try:
         x, sigma = next(rule)
         while True:
-            x, sigma = rule.send(denoise(x, torch.tensor([sigma], dtype=torch.float64)))
+            x, sigma = rule.send(denoise(x, float(sigma)))
     except StopIteration as stop:
         return stop.value
 
@@ -459,9 +546,12 @@ def sample(
     """Sample from pure noise ``x_T`` (x at σ_max, i.e. ~N(0, I)) with a named sampler; returns x_0."""
     entry = get_sampler(name)
     sigmas = run_sigmas(entry, denoiser, steps, spacing)
-    x = x_T.to(torch.float64) * math.sqrt(1.0 + float(sigmas[0]) ** 2)  # x̃ = x_T/√ᾱ
+    x = x_T * math.sqrt(1.0 + float(sigmas[0]) ** 2)  # x̃ = x_T/√ᾱ, in x_T's dtype
+    if isinstance(denoiser, SigmaDenoiser):
+        denoiser.prime(sigmas, x.shape[0], x.device, x.dtype)
     rule = entry.rule(sigmas.tolist(), x, generator=generator, schedule=denoiser.schedule)
-    return solve(rule, denoiser)
+    with torch.inference_mode():  # entered once for the run, not at every call
+        return solve(rule, denoiser)
 
 
 def run_sigmas(entry: OdeSampler, denoiser: SigmaDenoiser, steps: int, spacing: str | None = None) -> torch.Tensor:
@@ -470,3 +560,88 @@ def run_sigmas(entry: OdeSampler, denoiser: SigmaDenoiser, steps: int, spacing: 
     if spacing not in entry.spacings:
         raise SamplerError(f"{entry.label} cannot use {spacing} spacing; choose one of {', '.join(entry.spacings)}")
     return sampler_sigmas(denoiser.schedule, steps, spacing, integer_indices=not denoiser.fractional_index)
+
+
+# -- the σ samplers as Scheduler objects (the window's runs, Compare, the CLI) ----------------------------------------
+
+
+class OdeScheduler(Scheduler):
+    """A sampler of :data:`SAMPLERS` behind :class:`~core.diffusion.samplers.Scheduler`: one model call per step.
+
+    ``config.steps`` is the run's budget of network calls (NFE, as in the lab: Heun takes the most steps that
+    fit); ``config.spacing`` the σ grid (:func:`sampler_sigmas` from ``start_index``). :meth:`timesteps` lists
+    the model's (fractional, for a network with a sinusoidal time embedding) index at every call, so Heun's
+    corrector calls appear as repeated indices, as in diffusers' HeunDiscreteScheduler; :meth:`pairs` gives the
+    nearest array index of x_t and of the sample each call returns, for the frames. The state x is x_t in the
+    model's units at each call's σ; the rule works in x̃ = x_t √(1 + σ²). Like diffusers' multistep schedulers it
+    is stateful: :meth:`step` is called once per entry of :meth:`timesteps`, in order (call 0 begins a new run).
+    The ODE is solved unclipped (clipping x̂_0 is no part of the probability-flow ODE): ``config.clip_x0`` is
+    not read.
+    """
+
+    def __init__(
+        self,
+        schedule: NoiseSchedule,
+        config: SamplerConfig,
+        prediction: str = "eps",
+        start_index: int | None = None,
+        *,
+        fractional_index: bool = False,
+    ) -> None:
+        self.entry = get_sampler(config.sampler)
+        self.fractional_index = bool(fractional_index)
+        check_terminal_snr(schedule, prediction)
+        super().__init__(schedule, config, prediction, start_index)
+        self._rule = self._request = self._noise = None
+        self._n = 0
+
+    def _make_timesteps(self) -> list:
+        entry, spacing = self.entry, self.config.spacing
+        if spacing not in entry.spacings:
+            raise SamplerError(f"{entry.label} cannot use {spacing} spacing; choose one of {', '.join(entry.spacings)}")
+        steps = entry.steps_for_nfe(self.config.steps)
+        self.sigmas = sampler_sigmas(
+            self.schedule, steps, spacing, integer_indices=not self.fractional_index, start_index=self.start_index
+        )
+        self._sigma_list = self.sigmas.tolist()
+        # The σ of every call, from a dry run of the rule itself: no second copy of its call pattern.
+        calls = []
+        probe = self._new_rule(torch.zeros(1, dtype=torch.float64), lambda like: torch.zeros_like(like))
+        solve(probe, lambda x, sigma: calls.append(float(sigma)) or torch.zeros_like(x))
+        self.call_sigmas = calls
+        index = index_from_sigma(self.schedule, torch.tensor(calls, dtype=torch.float64))
+        nearest = [int(i) for i in index.round()]
+        self._model_index = index.tolist() if self.fractional_index else nearest
+        self._pairs_list = list(zip(nearest, [*nearest[1:], -1], strict=True))
+        return list(self._model_index)
+
+    def _make_pairs(self) -> list[tuple[int, int]]:
+        return list(self._pairs_list)
+
+    def _new_rule(self, x_tilde: torch.Tensor, noise):
+        return self.entry.rule(self._sigma_list, x_tilde, schedule=self.schedule, noise=noise)
+
+    def needs_noise(self, index) -> bool:
+        return self.entry.order is None  # Euler ancestral draws at every step
+
+    def step(self, model_output, index, x, noise) -> StepOutput:
+        if self._n == 0 or self._rule is None:
+            self._n = 0
+            sigma0 = self.call_sigmas[0]
+            # x̃ reaches σ_max x_T (≈ 2·10⁴ on a cosine schedule): the state stays float64, as in the lab, and
+            # only the model sees its own dtype
+            state = x.to(torch.float64 if x.device.type != "mps" else torch.float32)
+            self._rule = self._new_rule(state * math.sqrt(1.0 + sigma0**2), lambda _like: self._noise)
+            self._request = next(self._rule)
+        x_tilde, sigma = self._request
+        denoised = x0_from_sigma_output(self.prediction, x_tilde, sigma, model_output.to(x_tilde.dtype))
+        self._noise = None if noise is None else noise.to(x_tilde.dtype)
+        self._n += 1
+        try:
+            self._request = self._rule.send(denoised)
+            prev = self._request[0] / math.sqrt(1.0 + self._request[1] ** 2)
+        except StopIteration as stop:
+            self._request, self._n = None, 0
+            prev = stop.value  # σ = 0: x̃ is x_0
+        eps_hat = to_d(x_tilde, sigma, denoised)  # ε̂ = (x̃ − x̂_0)/σ
+        return StepOutput(prev.to(x.dtype), denoised.to(x.dtype), eps_hat.to(x.dtype))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core.choices import SAMPLERS  # noqa: F401 - defined torch-free, read from here too
+from core.choices import ODE_SAMPLERS, SAMPLERS  # defined torch-free, read from here too
 from core.device import randn
 from core.diffusion.parameterization import check_prediction, eps_from_x0, x0_eps_from_output
 from core.diffusion.posterior import VARIANCES, p_mean_variance
@@ -26,6 +26,8 @@ SPACINGS = ("leading", "trailing", "linspace")
 # al.'s samplers do; the single-step functions stay the bare equations (no clipping) unless asked.
 DEFAULT_SPACING = "trailing"
 DEFAULT_CLIP_X0 = True
+# EDM's σ spacings, for the σ samplers only (core.diffusion.ode_samplers.sampler_sigmas)
+SIGMA_SPACINGS = ("karras", "edm")
 
 ModelFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -166,7 +168,12 @@ def ddim_run_timesteps(num_steps: int, start_index: int, spacing: str = DEFAULT_
 
 @dataclass(frozen=True)
 class SamplerConfig:
-    """Everything that defines a reverse run, so the app and the CLI share one description."""
+    """Everything that defines a reverse run, so the app and the CLI share one description.
+
+    ``steps`` is DDIM's number of steps and a σ sampler's number of network calls (NFE; Heun makes two a
+    step); DDPM takes every step. ``spacing`` may be ``"karras"`` or ``"edm"`` for the σ samplers.
+    ``zero_terminal_snr`` runs on the schedule rescaled to ᾱ_T = 0 (Lin et al. 2024, Algorithm 1).
+    """
 
     sampler: str = "ddpm"
     steps: int = 50
@@ -175,14 +182,22 @@ class SamplerConfig:
     spacing: str = DEFAULT_SPACING
     clip_x0: bool = DEFAULT_CLIP_X0
     seed: int = 0
+    zero_terminal_snr: bool = False
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {self.sampler!r}; choose one of {', '.join(SAMPLERS)}")
         if self.variance not in VARIANCES:
             raise ValueError(f"unknown variance {self.variance!r}; choose one of {', '.join(VARIANCES)}")
-        if self.spacing not in SPACINGS:
-            raise ValueError(f"unknown spacing {self.spacing!r}; choose one of {', '.join(SPACINGS)}")
+        if self.spacing not in (*SPACINGS, *SIGMA_SPACINGS):
+            raise ValueError(
+                f"unknown spacing {self.spacing!r}; choose one of {', '.join((*SPACINGS, *SIGMA_SPACINGS))}"
+            )
+        if self.spacing in SIGMA_SPACINGS and self.sampler not in ODE_SAMPLERS:
+            raise ValueError(
+                f"{self.sampler.upper()} runs on the model's own steps: {self.spacing} spacing is for "
+                f"{', '.join(ODE_SAMPLERS)}; choose leading, trailing or linspace"
+            )
         if self.steps < 1:
             raise ValueError("steps must be at least 1")
         if not 0.0 <= self.eta <= 1.0:
@@ -194,7 +209,8 @@ class SamplerConfig:
 # The shape of diffusers' schedulers: ``timesteps()`` lists the array indices a run visits, and
 # ``step(model_output, index, x, noise)`` takes one step from x at ``index``. The caller owns the model
 # call and the noise (drawn only where ``needs_noise(index)``), so a batched caller (Compare) and the
-# plain loop below drive the same step rules. A new sampler is one subclass and one entry in SCHEDULERS.
+# plain loop below drive the same step rules. A new sampler is one subclass and one entry in
+# core.diffusion.schedulers.SCHEDULERS (the σ samplers' class lives in core.diffusion.ode_samplers).
 
 
 @dataclass(frozen=True)
@@ -218,14 +234,18 @@ class Scheduler:
             raise ValueError(f"t_start must lie in 0..{schedule.T - 1}, got {start_index}")
         self.schedule, self.config, self.prediction, self.start_index = schedule, config, prediction, start_index
         self._timesteps = self._make_timesteps()
-        after = [*self._timesteps[1:], -1]
-        self._prev = dict(zip(self._timesteps, after, strict=True))
+        self._pairs = self._make_pairs()
+        self._prev = dict(self._pairs)
 
     def _make_timesteps(self) -> list[int]:
         raise NotImplementedError
 
-    def timesteps(self) -> list[int]:
-        """The descending array indices the run visits, one model call each."""
+    def _make_pairs(self) -> list[tuple[int, int]]:
+        return list(zip(self._timesteps, [*self._timesteps[1:], -1], strict=True))
+
+    def timesteps(self) -> list:
+        """The model's index at each call, in order, one model call each (descending array indices for
+        DDPM and DDIM; a σ sampler's may be fractional and repeat, see ``OdeScheduler``)."""
         return list(self._timesteps)
 
     def prev_index(self, index: int) -> int:
@@ -233,8 +253,8 @@ class Scheduler:
         return self._prev[index]
 
     def pairs(self) -> list[tuple[int, int]]:
-        """(index, prev_index) of every step, in order."""
-        return list(self._prev.items())
+        """(index, prev_index) of every call, in order: the array index of x_t and of the sample it returns."""
+        return list(self._pairs)
 
     def needs_noise(self, index: int) -> bool:
         raise NotImplementedError
@@ -276,18 +296,10 @@ class DDIMScheduler(Scheduler):
         )
 
 
-SCHEDULERS: dict[str, type[Scheduler]] = {"ddpm": DDPMScheduler, "ddim": DDIMScheduler}
-
-
-def make_scheduler(
-    config: SamplerConfig, schedule: NoiseSchedule, prediction: str = "eps", start_index: int | None = None
-) -> Scheduler:
-    """The scheduler object of ``config.sampler``."""
-    return SCHEDULERS[config.sampler](schedule, config, prediction, start_index)
-
-
-def _call_model(model: ModelFn, x: torch.Tensor, index: int) -> torch.Tensor:
-    t_batch = torch.full((x.shape[0],), index, device=x.device, dtype=torch.long)
+def _call_model(model: ModelFn, x: torch.Tensor, index: int | float) -> torch.Tensor:
+    # a σ sampler may call a network with a sinusoidal time embedding at a fractional index
+    dtype = torch.long if isinstance(index, int) else torch.float32
+    t_batch = torch.full((x.shape[0],), index, device=x.device, dtype=dtype)
     return model(x, t_batch)
 
 
@@ -299,18 +311,18 @@ def run_scheduler(
     model: ModelFn, scheduler: Scheduler, x_start: torch.Tensor, generator: torch.Generator | None = None
 ) -> Iterator[SamplerStep]:
     """The one sampling loop: call the model at each of the scheduler's indices and take its step."""
-    indices = scheduler.timesteps()
+    indices, pairs = scheduler.timesteps(), scheduler.pairs()
     x = x_start
-    for n, index in enumerate(indices):
+    for n, (model_index, (index, prev_index)) in enumerate(zip(indices, pairs, strict=True)):
         with torch.inference_mode():
-            out = _call_model(model, x, index)
-            noise = _randn_like(x, generator) if scheduler.needs_noise(index) else None
-            result = scheduler.step(out, index, x, noise)
+            out = _call_model(model, x, model_index)
+            noise = _randn_like(x, generator) if scheduler.needs_noise(model_index) else None
+            result = scheduler.step(out, model_index, x, noise)
         yield SamplerStep(
             n,
             len(indices),
             index,
-            scheduler.prev_index(index),
+            prev_index,
             x,
             result.x0_hat,
             out,
@@ -369,20 +381,6 @@ def final_step(loop: Iterator[SamplerStep]) -> SamplerStep:
     if last is None:
         raise ValueError("the sampler produced no step")
     return last
-
-
-def sample_loop(
-    model: ModelFn,
-    schedule: NoiseSchedule,
-    config: SamplerConfig,
-    x_start: torch.Tensor,
-    *,
-    t_start: int | None = None,
-    prediction: str = "eps",
-    generator: torch.Generator | None = None,
-) -> Iterator[SamplerStep]:
-    """The run a :class:`SamplerConfig` describes, from ``x_start`` at ``t_start`` (default T−1)."""
-    return run_scheduler(model, make_scheduler(config, schedule, prediction, t_start), x_start, generator)
 
 
 # -- DDIM inversion ----------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import torch
 
 from core.device import randn
 from core.diffusion.forward import q_sample
-from core.diffusion.samplers import sample_loop
+from core.diffusion.schedulers import sample_loop, sampling_schedule
 from core.diffusion.schedules import paper_t_from_index
 from core.errors import DiffusionVizError
 from core.imaging.images import center_square
@@ -112,7 +112,8 @@ def prepare_start(spec: RunSpec, generator: torch.Generator) -> tuple[torch.Tens
     model = spec.model
     noise = randn(spec.shape, generator, "cpu")
     x0 = model_x0(model, spec.image, spec.size)
-    x = noise if x0 is None else q_sample(model.schedule, x0, spec.start_index, noise)  # Eq. 4
+    schedule = sampling_schedule(spec.config, model.schedule, model.prediction)  # zero terminal SNR rescales it
+    x = noise if x0 is None else q_sample(schedule, x0, spec.start_index, noise)  # Eq. 4
     return x.to(model.device), x0
 
 

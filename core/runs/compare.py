@@ -17,7 +17,9 @@ import torch
 
 from core.device import randn
 from core.diffusion.forward import q_sample
-from core.diffusion.samplers import SamplerConfig, Scheduler, make_scheduler
+from core.diffusion.ode_samplers import SAMPLERS
+from core.diffusion.samplers import SamplerConfig, Scheduler
+from core.diffusion.schedulers import model_scheduler, sampling_schedule
 from core.diffusion.schedules import NoiseSchedule, paper_t_from_index
 from core.errors import DiffusionVizError
 from core.models.checkpoint import LoadedModel
@@ -52,9 +54,12 @@ def run_title(config: SamplerConfig, model_name: str, ascii_only: bool = False) 
     if config.sampler == "ddpm":
         small = config.variance == "fixed_small"
         what = "DDPM " + (("b~" if small else "b") if ascii_only else ("β̃" if small else "β"))
-    else:
+    elif config.sampler == "ddim":
         what = f"DDIM {config.steps} {'eta' if ascii_only else 'η'}={config.eta:g}"
-    return f"{what} ({model_name})"
+    else:  # a σ sampler: its steps are network calls, its spacing matters as much as the solver
+        what = f"{SAMPLERS[config.sampler].label} {config.steps} NFE {config.spacing}"
+    zero = (" ZTSNR" if ascii_only else " ᾱ_T=0") if config.zero_terminal_snr else ""
+    return f"{what}{zero} ({model_name})"
 
 
 def run_start_index(model: LoadedModel, paper_t: int | None, forward: NoiseSchedule | None = None) -> int:
@@ -68,7 +73,7 @@ def run_start_index(model: LoadedModel, paper_t: int | None, forward: NoiseSched
 
 
 def run_scheduler_of(run: CompareRun, start: int) -> Scheduler:
-    return make_scheduler(run.config, run.model.schedule, run.model.prediction, start)
+    return model_scheduler(run.model, run.config, start)
 
 
 def total_ticks(runs: Sequence[CompareRun], paper_t: int | None, forward: NoiseSchedule | None = None) -> int:
@@ -77,17 +82,27 @@ def total_ticks(runs: Sequence[CompareRun], paper_t: int | None, forward: NoiseS
 
 
 def parse_runs(text: str, model: LoadedModel) -> list[CompareRun]:
-    """``"ddpm:1000,ddim:50,ddim:10:1"`` → runs (sampler:steps[:η]); DDPM always takes every step."""
+    """``"ddpm:1000,ddim:50,ddim:10:1,heun:19:karras"`` → runs (sampler:steps[:η], or σ sampler:NFE[:spacing]).
+
+    DDPM always takes every step; a σ sampler's spacing defaults to its own (Karras for Heun, edm for the others).
+    """
     runs = []
     for part in filter(None, (p.strip() for p in text.split(","))):
         fields = part.split(":")
         try:
             sampler = fields[0].lower()
             steps = int(fields[1]) if len(fields) > 1 else 50
-            eta = float(fields[2]) if len(fields) > 2 else 0.0
-            runs.append(CompareRun(model, SamplerConfig(sampler, steps=steps, eta=eta)))
+            if sampler in SAMPLERS and sampler != "ddim":
+                spacing = fields[2] if len(fields) > 2 else SAMPLERS[sampler].spacing
+                config = SamplerConfig(sampler, steps=steps, spacing=spacing)
+            else:
+                config = SamplerConfig(sampler, steps=steps, eta=float(fields[2]) if len(fields) > 2 else 0.0)
+            run_scheduler_of(CompareRun(model, config), model.schedule.T - 1)  # refused here, in one line
+            runs.append(CompareRun(model, config))
         except (ValueError, IndexError) as exc:
-            raise DiffusionVizError(f"--runs: {part!r} is not sampler:steps[:eta] ({exc})") from None
+            raise DiffusionVizError(
+                f"--runs: {part!r} is not sampler:steps[:eta] or σ-sampler:NFE[:spacing] ({exc})"
+            ) from None
     if not 1 <= len(runs) <= MAX_RUNS:
         raise DiffusionVizError(f"--runs takes 1 to {MAX_RUNS} runs, got {len(runs)}")
     return runs
@@ -129,12 +144,15 @@ def compare_chains(
         # each run's later noise continues from there as if it ran alone.
         gen = torch.Generator().manual_seed(seed)
         noise = randn((1, m.channels, side, side), gen, "cpu")
-        x = noise.clone() if x0 is None else q_sample(m.schedule, x0, start, noise)  # Eq. 4
+        schedule = sampling_schedule(run.config, m.schedule, m.prediction)
+        x = noise.clone() if x0 is None else q_sample(schedule, x0, start, noise)  # Eq. 4
         scheduler = run_scheduler_of(run, start)
-        pairs = scheduler.pairs()
+        pairs, model_t = scheduler.pairs(), scheduler.timesteps()
         x = x.to(m.device).float()
         first_frame = Frame(0, len(pairs), start, x[0].cpu(), torch.zeros_like(x[0]).cpu(), None)
-        states.append({"x": x, "pairs": pairs, "done": 0, "gen": gen, "frame": first_frame, "scheduler": scheduler})
+        states.append(
+            {"x": x, "pairs": pairs, "t": model_t, "done": 0, "gen": gen, "frame": first_frame, "scheduler": scheduler}
+        )
     yield [s["frame"] for s in states]  # tick 0: every run at its start (x̂₀ not predicted yet)
     K = max(len(s["pairs"]) for s in states)
     for k in range(1, K + 1):
@@ -143,14 +161,15 @@ def compare_chains(
         for i in due:
             run, s = runs[i], states[i]
             index, _ = s["pairs"][s["done"]]
+            model_index = s["t"][s["done"]]
             scheduler, out, x = s["scheduler"], outputs[i], s["x"]
             if not bool(torch.isfinite(out).all()):
                 raise NonFiniteOutput(
                     f"{run.title()}: the model's output is not finite at t = {paper_t_from_index(index)}"
                 )
             with torch.inference_mode():
-                z = randn(x.shape, s["gen"], x.device) if scheduler.needs_noise(index) else None
-                result = scheduler.step(out, index, x, z)
+                z = randn(x.shape, s["gen"], x.device) if scheduler.needs_noise(model_index) else None
+                result = scheduler.step(out, model_index, x, z)
             n = s["done"]
             s["done"] += 1
             s["frame"] = Frame(
@@ -186,7 +205,8 @@ def _batched_outputs(runs: Sequence[CompareRun], states: list[dict], due: list[i
     for members in groups.values():
         model = runs[members[0]].model
         x = torch.cat([states[i]["x"] for i in members])
-        t = torch.tensor([states[i]["pairs"][states[i]["done"]][0] for i in members], device=model.device)
+        # one t per sample: integer indices, or a σ sampler's fractional ones (a float tensor then)
+        t = torch.tensor([states[i]["t"][states[i]["done"]] for i in members], device=model.device)
         with torch.inference_mode():
             out = model(x.contiguous(memory_format=torch.channels_last) if model.device.type != "mps" else x, t)
         for j, i in enumerate(members):

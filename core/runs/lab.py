@@ -195,7 +195,7 @@ def run_lab(
     reference_nfe : int
         Network calls of the Heun reference.
     spacing : str, optional
-        One spacing for every sampler (default: each sampler's own — DDIM trailing, the others Karras).
+        One spacing for every sampler (default: each sampler's own — DDIM trailing, Heun karras, the others edm).
     seed : int
         Seeds Euler ancestral's noise (one generator per run).
     element : int

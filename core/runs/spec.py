@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.diffusion.samplers import SamplerConfig, make_scheduler
+from core.diffusion.samplers import SamplerConfig
+from core.diffusion.schedulers import model_scheduler
 from core.diffusion.schedules import NoiseSchedule, index_from_paper_t, matching_index, paper_t_from_index
 from core.models.checkpoint import LoadedModel
 
@@ -68,9 +69,7 @@ class RunSpec:
     @property
     def num_steps(self) -> int:
         """How many model calls the run makes (its frames are this plus the final sample)."""
-        return len(
-            make_scheduler(self.config, self.model.schedule, self.model.prediction, self.start_index).timesteps()
-        )
+        return len(model_scheduler(self.model, self.config, self.start_index).timesteps())
 
 
 def explain_start(

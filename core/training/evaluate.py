@@ -9,7 +9,8 @@ import numpy as np
 import torch
 
 from core.device import randn
-from core.diffusion.samplers import SamplerConfig, final_step, sample_loop
+from core.diffusion.samplers import SamplerConfig, final_step
+from core.diffusion.schedulers import sample_loop
 from core.diffusion.vlb import bits_per_dim
 from core.errors import DataError
 from core.imaging.scaling import images_to_tensor, tensor_to_images
