@@ -142,9 +142,12 @@ class LabPanel(QWidget):
         self.status = QLabel("")
         self.status.setWordWrap(True)  # the results line is long: it wraps instead of widening the window
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        for w in (QLabel("NFE"), self.nfe, self.spacing, self.data, self.batch, self.run_button, self.busy):
-            bar.addWidget(w)
         bar.addStretch(1)
+        # The run's settings on a second row, so the window's minimum width is not the sum of both rows.
+        settings = QHBoxLayout()
+        for w in (QLabel("NFE"), self.nfe, self.spacing, self.data, self.batch, self.run_button, self.busy):
+            settings.addWidget(w)
+        settings.addStretch(1)
 
         self.error_plot = pg.PlotWidget(title="RMS error vs the reference")
         self.error_plot.setLogMode(True, True)
@@ -163,13 +166,14 @@ class LabPanel(QWidget):
         plots.addWidget(self.path_plot, 1, 0)
         plots.addWidget(self.weighting, 1, 1)
         layout = QVBoxLayout(self)
-        layout.addWidget(
-            QLabel(
-                "<b>Sampler lab</b>: from one x_T, each sampler at each NFE against a Heun reference of the same "
-                "probability-flow ODE; the slope of log error vs log NFE is the solver's order"
-            )
+        intro = QLabel(
+            "<b>Sampler lab</b>: from one x_T, each sampler at each NFE against a Heun reference of the same "
+            "probability-flow ODE; the slope of log error vs log NFE is the solver's order"
         )
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
         layout.addLayout(bar)
+        layout.addLayout(settings)
         layout.addWidget(self.status)
         layout.addLayout(plots, 1)
         state.model_changed.connect(self.show_weighting)
