@@ -13,9 +13,9 @@ class QuietLabel(QWidget):
     ``QLabel.setText`` asks its parent's layout for a new geometry, and that request climbs to the
     main window, which then lays out and repaints everything: a status line that changes at every
     frame or every slider step cost more than the picture it describes. Here the label's parent is
-    this box, which has no layout, so the request stops at the box; the box keeps its own size and
-    paints its own background (nothing behind it is repainted). :meth:`text` is the newest text at
-    once; the label on screen shows it at the next frame, so a burst of changes is drawn once.
+    this box, which has no layout, so the request stops at the box, which keeps its own size.
+    :meth:`text` is the newest text at once; the label on screen shows it at the next frame, so a
+    burst of changes is drawn once.
     """
 
     def __init__(self, text: str = "", lines: int = 1, parent: QWidget | None = None) -> None:
@@ -26,7 +26,6 @@ class QuietLabel(QWidget):
         self._rate = DisplayRate(self.label.setText, self)
         self.setFixedHeight(self.fontMetrics().lineSpacing() * lines + 4)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.setAutoFillBackground(True)
 
     def resizeEvent(self, event) -> None:
         self.label.setGeometry(self.rect())
