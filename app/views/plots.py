@@ -99,11 +99,11 @@ def set_t_axis(plot: pg.PlotWidget, T: int) -> None:
 
 
 def set_lambda_axis(plot: pg.PlotWidget, low: float, high: float) -> None:
-    """The bottom axis over λ = low … high, labelled at round values, at most five (short labels: "−10")."""
+    """The bottom axis over λ = low … high, labelled at round values, at most six (short labels: "−10")."""
     plot.setXRange(low, high, padding=0.02)
     for step in (1, 2, 5, 10, 20, 50, 100):
         ticks = np.arange(np.ceil(low / step), np.floor(high / step) + 1) * step
-        if len(ticks) <= 5:
+        if len(ticks) <= 6:
             break
     plot.getAxis("bottom").setTicks([[(float(v), f"{v:g}") for v in ticks], []])
 
