@@ -212,13 +212,13 @@ def bench_slider(app, quick, model):
     painted; the reference is the same step on a lone forward panel of the same size. A burst of steps is timed
     as the GUI thread's CPU time (``time.thread_time``: what the GUI thread spent, not what other programs on a
     shared machine took from it), including a few frames after the burst, so work that the window defers to
-    display rate (the plots' cursors, the reverse panel's start preview) is counted; the row is per step.
+    30 Hz (the plots' cursors, the reverse panel's start preview) is counted; the row is per step.
     """
     from PySide6.QtCore import QSettings
 
     from app.panels.forward import ForwardPanel
     from app.state import ViewState
-    from app.views.display_rate import FRAME_MS
+    from app.views.display_rate import FOLLOW_MS
     from app.views.plots import STEPS_SETTLE_MS
     from app.window import MainWindow, default_image_path
     from core.imaging.images import load_image
@@ -228,7 +228,7 @@ def bench_slider(app, quick, model):
             app.processEvents()
 
     def settle():  # idle event loop until deferred work has run (the steps' ticks wait for the slider to rest)
-        end = time.perf_counter() + (STEPS_SETTLE_MS + 3 * FRAME_MS) / 1000
+        end = time.perf_counter() + (STEPS_SETTLE_MS + 3 * FOLLOW_MS) / 1000
         while time.perf_counter() < end:
             app.processEvents()
             time.sleep(0.001)

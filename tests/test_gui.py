@@ -52,7 +52,7 @@ def test_slider_moves_the_state_and_the_state_moves_every_view(window, qtbot):
     window.forward.slider.setValue(40)
     assert window.state.t == 40
     assert window.forward.spin.value() == 40
-    qtbot.waitUntil(lambda: window.plots.cursor_t() == 40, timeout=2000)  # the cursors move at display rate
+    qtbot.waitUntil(lambda: window.plots.cursor_t() == 40, timeout=2000)  # the cursors follow at 30 Hz
     window.state.set_t(73)
     assert window.forward.slider.value() == 73 and window.forward.spin.value() == 73
     qtbot.waitUntil(lambda: window.plots.cursor_t() == 73, timeout=2000)

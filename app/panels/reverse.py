@@ -73,7 +73,7 @@ class ReversePanel(QWidget):
         self.session.connect("run_started", self.run_started.emit)
         self.session.connect("run_cleared", self._on_cleared)
         self.session.connect("run_finished", lambda completed: self.run_finished.emit(self.session.job, completed))
-        # The start preview follows the forward slider at display rate, and not while another tab is on show.
+        # The start preview follows the forward slider at 30 Hz, and not while another tab is on show.
         self._preview = DisplayRate(lambda _: self._show_start(), self)
 
         self.model_label = QLabel("no model")

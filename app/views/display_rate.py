@@ -1,4 +1,4 @@
-"""Follow a fast signal at display rate: the newest value, at most once a frame, and only when it can be seen."""
+"""Follow a fast signal at a steady pace: the newest value, at most 30 times a second, and only when it can be seen."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from typing import Any
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QWidget
 
-FRAME_MS = 16  # one frame of a 60 Hz display
+# Views that follow the forward slider beside its own picture (the plots' cursors, the reverse panel's start
+# preview, its note) move at 30 Hz, the pace the reverse panel paints a run at while it computes
+# (app.views.player.TICK_AS_COMPUTED_MS); the forward x_t itself is painted at every step.
+FOLLOW_MS = 33
 
 
 def shown_in_window(widget: QWidget) -> bool:
@@ -25,16 +28,16 @@ def shown_in_window(widget: QWidget) -> bool:
 
 
 class DisplayRate(QObject):
-    """Calls ``apply(newest)`` at most once per frame, for the newest value :meth:`request`-ed.
+    """Calls ``apply(newest)`` at most once per ``interval_ms``, for the newest value :meth:`request`-ed.
 
-    A slider dragged across 30 values in one frame moves a plot's cursor once, to the last of them.
+    A slider dragged across 30 values in 33 ms moves a plot's cursor once, to the last of them.
     While ``widget`` is hidden (another tab is on show) nothing is applied; the newest value is
     applied as it is shown again, before it paints, so a hidden view never does work nobody sees
     and never shows a stale value either.
     """
 
     def __init__(
-        self, apply: Callable[[Any], None], widget: QWidget, interval_ms: int = FRAME_MS, settle: bool = False
+        self, apply: Callable[[Any], None], widget: QWidget, interval_ms: int = FOLLOW_MS, settle: bool = False
     ) -> None:
         """``settle=True`` waits instead until no request came for ``interval_ms`` (for what may lag a drag)."""
         super().__init__(widget)
@@ -49,9 +52,12 @@ class DisplayRate(QObject):
         widget.installEventFilter(self)
 
     def request(self, value: Any = None) -> None:
-        """Ask for ``apply(value)``; a later request in the same frame replaces it."""
+        """Ask for ``apply(value)``; a later request before it is applied replaces it."""
         self._pending, self.dirty = value, True
-        if (self._settle or not self._timer.isActive()) and shown_in_window(self._widget):
+        if self._timer.isActive():  # already due (and shown when it was started)
+            if self._settle:
+                self._timer.start()  # not yet: the requests have not stopped
+        elif shown_in_window(self._widget):
             self._timer.start()
 
     def cancel(self) -> None:

@@ -1,6 +1,6 @@
 """Plots of ᾱ_t, β_t, β̃_t and log SNR against the paper's t or against λ, with a draggable cursor at t.
 
-A cursor moves at display rate (:class:`~app.views.display_rate.DisplayRate`) and repaints only its own
+A cursor follows at 30 Hz (:class:`~app.views.display_rate.DisplayRate`) and repaints only its own
 strip: auto-range is off once a curve is fitted, and the axes (which draw the grid) and the curves are
 kept as pixmaps, so a slider step no longer re-lays out and replays four plots' ticks and curves.
 """
@@ -125,7 +125,7 @@ class SchedulePlots(QWidget):
     """Four small plots that follow a :class:`~app.state.ViewState`.
 
     Dragging any cursor emits ``t_requested(t)``; the state decides, and every cursor follows
-    its ``t_changed`` signal (at display rate; a hidden plots row catches up when shown).
+    its ``t_changed`` signal (at 30 Hz; a hidden plots row catches up when shown).
     The x-axis is the paper's t or λ = log(ᾱ/(1−ᾱ)) (:meth:`set_x_axis`, or the ``axis_toggle`` box).
     """
 

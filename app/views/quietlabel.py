@@ -1,4 +1,4 @@
-"""A line of text whose changes never re-lay out the window, and repaint at most once a frame."""
+"""A line of text whose changes never re-lay out the window, and repaint at most 30 times a second."""
 
 from __future__ import annotations
 
