@@ -14,8 +14,8 @@ class QuietLabel(QWidget):
     main window, which then lays out and repaints everything: a status line that changes at every
     frame or every slider step cost more than the picture it describes. Here the label's parent is
     this box, which has no layout, so the request stops at the box, which keeps its own size.
-    :meth:`text` is the newest text at once; the label on screen shows it at the next frame, so a
-    burst of changes is drawn once.
+    :meth:`text` is the newest text at once; the label on screen follows at 30 Hz, so a burst of
+    changes is drawn once.
     """
 
     def __init__(self, text: str = "", lines: int = 1, parent: QWidget | None = None) -> None:
