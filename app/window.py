@@ -88,6 +88,7 @@ class MainWindow(QMainWindow):
         self.reverse.run_finished.connect(lambda *_: self.learned.set_run(self.reverse.frames()))
         self.plots = SchedulePlots()
         self.plots.t_requested.connect(self.state.set_t)
+        self.reverse.session.connect("spec_changed", self.plots.show_run_steps)  # its steps as ticks on the plots
         self.run_plots = RunPlots()
         self.reverse.run_started.connect(self.run_plots.set_record)
         self.reverse.run_cleared.connect(self.run_plots.clear_run)
@@ -138,6 +139,7 @@ class MainWindow(QMainWindow):
         schedule_bar.addWidget(QLabel("<b>Noise schedule</b>"))
         schedule_bar.addWidget(self.schedule_choice)
         schedule_bar.addWidget(self.schedule_T)
+        schedule_bar.addWidget(self.plots.axis_toggle)
         schedule_bar.addStretch(1)
         schedule_bar.addWidget(QLabel("drag the red line to set t"))
         bottom = QWidget()

@@ -187,8 +187,8 @@ def bench_reverse(app, quick, model):
         statistics.median(ours),
         statistics.median(bare),
         "ms",
-        "overhead ≤ 10 %",
-        "met" if ratio <= 1.10 else "NOT met",
+        "overhead ≤ 5 %",
+        "met" if ratio <= 1.05 else "NOT met",
         ratio=ratio,
     )
     stall = max(lateness) if lateness else 0.0
@@ -208,31 +208,42 @@ def bench_slider(app, quick, model):
     """Row 13: one forward-slider step with the whole window listening, GUI-thread time, vs the forward panel alone.
 
     The window holds the model and every tab; the image is the bundled 32² sample or a 12-megapixel photo
-    (random pixels: the cost is in the size). Each step is ``set_t`` and the event loop drained (coalesced
-    previews paint there), then the x_t view painted; the reference is the same step on a lone forward panel.
+    (random pixels: the cost is in the size). Each step is ``set_t``, the event loop drained, then the x_t view
+    painted; the reference is the same step on a lone forward panel of the same size. A burst of steps is timed
+    as the GUI thread's CPU time (``time.thread_time``: what the GUI thread spent, not what other programs on a
+    shared machine took from it), including a few frames after the burst, so work that the window defers to
+    30 Hz (the plots' cursors, the reverse panel's start preview) is counted; the row is per step.
     """
     from PySide6.QtCore import QSettings
 
     from app.panels.forward import ForwardPanel
     from app.state import ViewState
-    from app.window import MainWindow
+    from app.views.display_rate import FOLLOW_MS
+    from app.views.plots import STEPS_SETTLE_MS
+    from app.window import MainWindow, default_image_path
     from core.imaging.images import load_image
 
     def drain():
         for _ in range(3):
             app.processEvents()
 
+    def settle():  # idle event loop until deferred work has run (the steps' ticks wait for the slider to rest)
+        end = time.perf_counter() + (STEPS_SETTLE_MS + 3 * FOLLOW_MS) / 1000
+        while time.perf_counter() < end:
+            app.processEvents()
+            time.sleep(0.001)
+
     folder = tempfile.mkdtemp()
     window = MainWindow(QSettings(str(Path(folder) / "s.ini"), QSettings.Format.IniFormat))
     window.set_model(model)
     window.resize(1500, 940)
     window.show()
+    drain()
     alone_state = ViewState(model.schedule)
     alone = ForwardPanel(alone_state)
-    alone.resize(600, 400)
+    alone.resize(window.forward.size())  # the same picture sizes: the difference is who else listens
     alone.show()
     photo = np.random.default_rng(0).integers(0, 256, (3000, 4000, 3), dtype=np.uint8)
-    from app.window import default_image_path
 
     for name, image in (("the 32² sample", load_image(default_image_path())), ("a 12-megapixel photo", photo)):
         window.state.set_image(image, "bench")
@@ -240,25 +251,24 @@ def bench_slider(app, quick, model):
         drain()
         window.compute_bound()  # now, and wait for it: the bound is not the slider's work
         window.bound_worker.wait(120)
-        drain()
+        settle()
         ts = iter(range(1, 10**9))
+        reps, rounds = (20, 4) if quick else (40, 8)
 
-        def step(state, panel, ts=ts):
-            state.set_t(1 + next(ts) % (state.T - 1))
-            drain()
-            panel.view_xt.repaint()
+        def burst(state, panel, ts=ts, reps=reps):
+            t0 = time.thread_time()
+            for _ in range(reps):
+                state.set_t(1 + next(ts) % (state.T - 1))
+                drain()
+                panel.view_xt.repaint()
+            settle()
+            return (time.thread_time() - t0) / reps
 
-        reps, rounds = (10, 3) if quick else (20, 6)
-        pairs = [
-            (
-                median_time(lambda: step(window.state, window.forward), reps),
-                median_time(lambda: step(alone_state, alone), reps),
-            )
-            for _ in range(rounds)
-        ]
+        burst(window.state, window.forward), burst(alone_state, alone)  # warm-up
+        pairs = [(burst(window.state, window.forward), burst(alone_state, alone)) for _ in range(rounds)]
         ratio = statistics.median(p[0] / p[1] for p in pairs)
         row(
-            f"13. forward-slider step, whole window listening vs the forward panel alone ({name})",
+            f"13. forward-slider step, whole window listening vs the forward panel alone ({name}; GUI-thread CPU)",
             statistics.median(p[0] for p in pairs),
             statistics.median(p[1] for p in pairs),
             "ms",

@@ -48,22 +48,22 @@ def window(qtbot, tmp_path, model_dir, photo):
     w.reverse.shutdown()
 
 
-def test_slider_moves_the_state_and_the_state_moves_every_view(window):
+def test_slider_moves_the_state_and_the_state_moves_every_view(window, qtbot):
     window.forward.slider.setValue(40)
     assert window.state.t == 40
     assert window.forward.spin.value() == 40
-    assert window.plots.cursor_t() == 40
+    qtbot.waitUntil(lambda: window.plots.cursor_t() == 40, timeout=2000)  # the cursors follow at 30 Hz
     window.state.set_t(73)
     assert window.forward.slider.value() == 73 and window.forward.spin.value() == 73
-    assert window.plots.cursor_t() == 73
+    qtbot.waitUntil(lambda: window.plots.cursor_t() == 73, timeout=2000)
 
 
-def test_dragging_a_plot_cursor_sets_t(window):
+def test_dragging_a_plot_cursor_sets_t(window, qtbot):
     cursor = window.plots.cursors["betas"]
     cursor.setValue(25)  # what a drag does
     assert window.state.t == 25
     assert window.forward.slider.value() == 25
-    assert all(c.value() == 25 for c in window.plots.cursors.values())
+    qtbot.waitUntil(lambda: all(c.value() == 25 for c in window.plots.cursors.values()), timeout=2000)
 
 
 def test_x_t_on_screen_is_the_closed_form(window):
@@ -307,7 +307,7 @@ def test_splitters_never_collapse_a_panel_and_a_hiding_layout_is_ignored(qtbot, 
     again.reverse.shutdown()
 
 
-def test_changing_T_keeps_t_in_proportion_and_raises_nothing(window):
+def test_changing_T_keeps_t_in_proportion_and_raises_nothing(window, qtbot):
     window.schedule_choice.setCurrentIndex(window.schedule_choice.findData("linear"))
     window.schedule_T.setValue(1000)
     window.schedule_T.editingFinished.emit()
@@ -315,7 +315,8 @@ def test_changing_T_keeps_t_in_proportion_and_raises_nothing(window):
     window.schedule_T.setValue(300)
     window.schedule_T.editingFinished.emit()  # what Return in the T box does
     assert window.state.T == 300 and window.state.t == 210
-    assert window.forward.slider.value() == 210 and window.plots.cursor_t() == 210
+    assert window.forward.slider.value() == 210
+    qtbot.waitUntil(lambda: window.plots.cursor_t() == 210, timeout=2000)
     assert window.forward.readout["t"].text() == "210 / 300"
     assert not window.banner.isVisibleTo(window)
 

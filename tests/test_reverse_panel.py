@@ -74,9 +74,10 @@ def test_a_run_records_every_step_and_plays_them_in_order(window, qtbot):
     assert panel.view_xt.caption.startswith("x₀: the final")
 
 
-def test_before_play_the_panel_shows_where_the_chain_starts(window):
+def test_before_play_the_panel_shows_where_the_chain_starts(window, qtbot):
     panel = window.reverse
-    assert panel.view_xt.image() is not None and "the start" in panel.view_xt.caption
+    # The preview follows the forward slider (the fixture moved it to t = 30) at 30 Hz.
+    qtbot.waitUntil(lambda: panel.view_xt.image() is not None and "the start" in panel.view_xt.caption, timeout=2000)
     assert panel.view_truth.image() is not None  # x₀, the image about to be noised and denoised
     panel.start_from.setCurrentText("pure noise")
     assert panel.view_xt.image() is not None and "t = 60" in panel.view_xt.caption

@@ -8,7 +8,7 @@ it reads its widgets into the session's spec, a worker thread fills the session'
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSignalBlocker, QTimer, Signal
+from PySide6.QtCore import QSignalBlocker, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -25,9 +25,11 @@ from PySide6.QtWidgets import (
 
 from app.panels import sampler_menus
 from app.state import ViewState
+from app.views.display_rate import DisplayRate
 from app.views.imageview import ImageView
 from app.views.marks import mark, tooltip
 from app.views.player import Player
+from app.views.quietlabel import QuietLabel
 from app.workers.inference import Worker
 from core.diffusion.samplers import SamplerConfig
 from core.diffusion.schedulers import model_scheduler
@@ -73,11 +75,8 @@ class ReversePanel(QWidget):
         self.session.connect("run_started", self.run_started.emit)
         self.session.connect("run_cleared", self._on_cleared)
         self.session.connect("run_finished", lambda completed: self.run_finished.emit(self.session.job, completed))
-        # The start preview follows the forward slider: coalesced, so a burst of t changes paints once.
-        self._preview_timer = QTimer(self)
-        self._preview_timer.setSingleShot(True)
-        self._preview_timer.setInterval(0)
-        self._preview_timer.timeout.connect(self._show_start)
+        # The start preview follows the forward slider at 30 Hz, and not while another tab is on show.
+        self._preview = DisplayRate(lambda _: self._show_start(), self)
 
         self.model_label = QLabel("no model")
         self.model_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -142,13 +141,9 @@ class ReversePanel(QWidget):
             v.setMinimumSize(150, 150)
             pictures.addWidget(v)
 
-        self.status = QLabel("")
-        # Its text changes many times a second; an Ignored width keeps it from re-laying out the window.
-        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.note = QLabel()
-        self.note.setWordWrap(True)
-        self.note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.note.setFixedHeight(self.note.fontMetrics().lineSpacing() * 2 + 4)
+        # Their text changes at every frame and every forward-slider step: QuietLabels, so the window is not re-laid out.
+        self.status = QuietLabel()
+        self.note = QuietLabel(lines=2)
 
         form = QGridLayout()
         form.addWidget(QLabel("Model"), 0, 0)
@@ -310,7 +305,7 @@ class ReversePanel(QWidget):
         self.session.set_spec(spec)  # a record of another run is cleared (run_cleared)
         if self.session.record is None:
             if coalesce:
-                self._preview_timer.start()
+                self._preview.request()
             else:
                 self._show_start()
         self._update_buttons()
@@ -359,7 +354,7 @@ class ReversePanel(QWidget):
         if self.model is None:
             self.message.emit("Open a model first (File ▸ Open model…).")
             return None
-        self._preview_timer.stop()
+        self._preview.cancel()
         try:
             self.session.set_spec(self.spec())
             spec = self.session.spec
@@ -403,7 +398,7 @@ class ReversePanel(QWidget):
 
     def shutdown(self) -> None:
         self.player.stop()
-        self._preview_timer.stop()
+        self._preview.cancel()
         self.worker.shutdown()
 
     def _update_buttons(self) -> None:

@@ -10,6 +10,13 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from app.views.marks import mark
 
 
+def same_picture(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    """Whether two pictures are equal; a differing first row answers without reading the rest."""
+    if a is None or b is None:
+        return a is b
+    return a.shape == b.shape and np.array_equal(a[0], b[0]) and np.array_equal(a, b)
+
+
 class ImageView(QWidget):
     """Paints the newest image straight from its buffer (no QPixmap round trip).
 
@@ -22,12 +29,15 @@ class ImageView(QWidget):
         self.caption = caption
         self._array: np.ndarray | None = None
         self._image: QImage | None = None
+        self._enlarge: QImage | None = None  # the image as RGB32, for square-pixel enlarging (see paintEvent)
         self.smooth = False
         self.setMinimumSize(120, 120)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # paintEvent fills every pixel itself
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def set_image(self, array: np.ndarray | None) -> None:
+        if same_picture(array, self._array):  # a preview that did not change (x₀ beside each new x_t) is not repainted
+            return
         if array is None:
             self._array = self._image = None
         else:
@@ -35,6 +45,7 @@ class ImageView(QWidget):
             h, w = array.shape[:2]
             self._array = array  # QImage borrows this buffer; keep it alive
             self._image = QImage(array.data, w, h, array.strides[0], QImage.Format.Format_RGB888)
+        self._enlarge = None
         self.update()
 
     def set_smooth(self, on: bool) -> None:
@@ -66,8 +77,13 @@ class ImageView(QWidget):
             top = area.y() + (area.height() - th) // 2
             target = QRect(area.x() + (area.width() - tw) // 2, top, tw, th)
             # Enlarged small images keep square pixels unless smooth is asked for; shrinking is always smooth.
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, scale < 1 or self.smooth)
-            painter.drawImage(target, self._image)
+            smooth = scale < 1 or self.smooth
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
+            if not smooth and self._enlarge is None:
+                # Qt enlarges 32-bit pixels on its fast path and 24-bit ones on a generic one: a 32² x_t drawn at
+                # 500 px took 1.3 ms as RGB888 and 0.04 ms as RGB32 (a small copy, made once per picture).
+                self._enlarge = self._image.convertToFormat(QImage.Format.Format_RGB32)
+            painter.drawImage(target, self._image if smooth else self._enlarge)
         else:
             painter.setPen(QColor(140, 140, 140))
             painter.drawText(area, Qt.AlignmentFlag.AlignCenter, "—")

@@ -1,4 +1,8 @@
-"""Plots of a reverse run and of the bound: the prediction's error against the truth per t, and L_t per t."""
+"""Plots of a reverse run and of the bound: the prediction's error against the truth per t, and L_t per t.
+
+The error plot has a log y-axis: ‖ε̂ − ε‖²/d reaches ~1000 near t = 0 (ε is barely visible in x_t there) while
+RMS(x̂₀ − x₀) stays below 1, and on a linear axis the one flattened the other.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +13,35 @@ import pyqtgraph as pg
 from PySide6.QtCore import QSignalBlocker
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
+from app.views.display_rate import DisplayRate
 from app.views.marks import math_html, tooltip
-from app.views.plots import TITLE_SIZE, set_t_axis, small_plot
+from app.views.plots import TITLE_SIZE, curve_of, fit_once, set_t_axis, small_plot
 from core.runs.chain import Frame
 from core.runs.record import RunRecord
 
 BLUE, ORANGE, RED = (31, 119, 180), (255, 127, 14), (214, 39, 40)
 CURVE_REFRESH_S = 0.1  # the curves grow at most 10 times a second; the cursor follows every frame
 EPS_NAME, X0_NAME, COMMIT_NAME = "‖ε̂ − ε‖²/d", "RMS(x̂₀ − x₀)", "RMS(x̂₀ − final)"
+ERROR_DECADES = 6  # at most this many decades below the largest value: ε̂ at 1e3 and x̂₀ at 1e−3 both read
+EMPTY_LOG_RANGE = (-3.0, 0.0)  # an empty error plot: 0.001 … 1
+
+
+def log_range(values: list[np.ndarray], decades: float = ERROR_DECADES) -> tuple[float, float]:
+    """(low, high) in log10 for the positive finite ``values``: from the largest down to the smallest, but at
+    most ``decades`` below the largest, so one near-zero value does not squash the rest into a line."""
+    drawn = np.concatenate([v[np.isfinite(v) & (v > 0)] for v in values]) if values else np.zeros(0)
+    if not drawn.size:
+        return EMPTY_LOG_RANGE
+    high = float(np.log10(drawn.max()))
+    low = max(float(np.log10(drawn.min())), high - decades)
+    return (low, high) if high > low else (high - 1.0, high + 1.0)
+
+
+def positive(x, y) -> tuple[np.ndarray, np.ndarray]:
+    """The points with y > 0: a log axis has no place for the others."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    keep = np.isfinite(y) & (y > 0)
+    return x[keep], y[keep]
 
 
 def coloured(name: str, rgb: tuple[int, int, int]) -> str:
@@ -35,22 +60,22 @@ class RunPlots(QWidget):
         super().__init__(parent)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.error_plot = small_plot("error (press Play)")
-        self.error_plot.setYRange(0, 1, padding=0.02)
-        self.eps_curve = self.error_plot.plot(pen=pg.mkPen(BLUE, width=2))
-        self.x0_curve = self.error_plot.plot(pen=pg.mkPen(ORANGE, width=2))
+        self.error_plot = small_plot("error (press Play)", log_y=True)
+        self.error_plot.setYRange(*EMPTY_LOG_RANGE, padding=0.02)
+        self.eps_curve = curve_of(self.error_plot, BLUE)
+        self.x0_curve = curve_of(self.error_plot, ORANGE)
         self.error_plot.setToolTip(
             tooltip(
                 "From your image, x₀ and the true noise are known:\n"
                 "‖ε̂ − ε_true‖²/d is the L_simple term at that t (Ho et al. Eq. 14); RMS(x̂₀ − x₀) is how far the\n"
                 "one-step guess of the clean image is. From pure noise: RMS(x̂₀(t) − the final sample), drawn when\n"
-                "the run is complete — where each detail of the result commits."
+                "the run is complete — where each detail of the result commits. The y-axis is logarithmic."
             )
         )
         self.run_cursor = pg.InfiniteLine(pos=0, angle=90, movable=False, pen=pg.mkPen(RED, width=2))
-        self.error_plot.addItem(self.run_cursor)
+        self.error_plot.addItem(self.run_cursor, ignoreBounds=True)
         self.vlb_plot = small_plot("L_t (bits/dim)", log_y=True)
-        self.vlb_curve = self.vlb_plot.plot(pen=pg.mkPen(BLUE, width=2))
+        self.vlb_curve = curve_of(self.vlb_plot, BLUE)
         self._vlb_tip = (
             "The variational bound's terms for the forward panel's image at the model's resolution:\n"
             "L_0 = −log p_θ(x₀|x₁), L_{t−1} = KL(q(x_{t−1}|x_t,x₀) ‖ p_θ(x_{t−1}|x_t)), L_T = KL(q(x_T|x₀) ‖ N(0,I)).\n"
@@ -58,7 +83,8 @@ class RunPlots(QWidget):
         )
         self.vlb_plot.setToolTip(tooltip(self._vlb_tip))
         self.vlb_cursor = pg.InfiniteLine(pos=0, angle=90, movable=False, pen=pg.mkPen(RED, width=2))
-        self.vlb_plot.addItem(self.vlb_cursor)
+        self.vlb_plot.addItem(self.vlb_cursor, ignoreBounds=True)
+        self._cursor_rate = DisplayRate(self._move_vlb_cursor, self)
         layout.addWidget(self.error_plot)
         layout.addWidget(self.vlb_plot)
         self.record: RunRecord | None = None
@@ -110,7 +136,7 @@ class RunPlots(QWidget):
         self.record = None
         for curve in (self.eps_curve, self.x0_curve):
             curve.setData([], [])
-        self.error_plot.setYRange(0, 1, padding=0.02)
+        self.error_plot.setYRange(*EMPTY_LOG_RANGE, padding=0.02)
         self._title()
 
     def _title(self) -> None:
@@ -141,16 +167,14 @@ class RunPlots(QWidget):
             return
         self._drawn = size
         if self.record.x0 is not None:
-            self.eps_curve.setData(self._x(c.t), c.eps_mse)
-            self.x0_curve.setData(self._x(c.t), c.x0_rms)
+            self.eps_curve.setData(*positive(self._x(c.t), c.eps_mse))
+            self.x0_curve.setData(*positive(self._x(c.t), c.x0_rms))
             values = [np.asarray(c.eps_mse), np.asarray(c.x0_rms)]
         else:
             self.eps_curve.setData([], [])
-            self.x0_curve.setData(self._x(c.commit_t), c.commit_rms)
+            self.x0_curve.setData(*positive(self._x(c.commit_t), c.commit_rms))
             values = [np.asarray(c.commit_rms)]
-        drawn = np.concatenate([v[np.isfinite(v)] for v in values]) if values else np.zeros(0)
-        top = float(drawn.max()) if drawn.size else 1.0
-        self.error_plot.setYRange(0, top if top > 0 else 1.0, padding=0.05)
+        self.error_plot.setYRange(*log_range(values), padding=0.05)
 
     # -- the bound -----------------------------------------------------------------------------
 
@@ -171,10 +195,17 @@ class RunPlots(QWidget):
         t = np.arange(1, len(terms) + 1) * (self.shown_T / len(terms))
         keep = terms > 0
         self.vlb_curve.setData(t[keep], terms[keep])
+        if keep.any():
+            fit_once(self.vlb_plot, self.vlb_curve)
+            set_t_axis(self.vlb_plot, self.shown_T)
         total = float(terms.sum() + prior)
         self.vlb_plot.setTitle(math_html(f"L_t: total {total:.3f} bits/dim"), size=TITLE_SIZE)
         self.vlb_plot.setToolTip(tooltip(self._vlb_tip + f"\n\nL_T = {prior:.2e} bits/dim."))
 
     def set_t(self, t: int) -> None:
+        """Move the bound's cursor to the forward panel's t, at the next frame."""
+        self._cursor_rate.request(t)
+
+    def _move_vlb_cursor(self, t: int) -> None:
         with QSignalBlocker(self.vlb_cursor):
             self.vlb_cursor.setValue(t)
