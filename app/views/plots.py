@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QGridLayout, QWidget
 
 from app.views.display_rate import DisplayRate
 from app.views.marks import math_html
-from core.diffusion.samplers import make_scheduler
+from core.diffusion.schedulers import model_scheduler
 from core.diffusion.schedules import NoiseSchedule, paper_t_from_index
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True, background="w", foreground="k")
@@ -114,10 +114,12 @@ def run_steps(spec) -> tuple[np.ndarray, np.ndarray, int] | None:
         return None
     schedule = spec.model.schedule
     try:
-        indices = make_scheduler(spec.config, schedule, spec.model.prediction, spec.start_index).timesteps()
-    except (KeyError, ValueError):  # a sampler without an index grid, or settings no run can have
+        # Every network call's index; a σ sampler's (Karras, EDM) lie between the table's, so they are rounded.
+        indices = np.rint(np.asarray(model_scheduler(spec.model, spec.config, spec.start_index).timesteps(), float))
+    except (KeyError, ValueError):  # settings no run can have
         return None
-    lam = schedule.log_snr.numpy()[np.asarray(indices, dtype=int)]  # λ of each step, from the log-SNR table
+    indices = np.clip(indices.astype(int), 0, schedule.T - 1)
+    lam = schedule.log_snr.numpy()[indices]  # λ of each step, from the log-SNR table
     return np.array([paper_t_from_index(i) for i in indices]), lam, schedule.T
 
 
