@@ -8,7 +8,7 @@ from PySide6.QtCore import QSettings
 
 from app.views.runplots import log_range
 from app.window import MainWindow
-from core.diffusion.samplers import make_scheduler
+from core.diffusion.schedulers import make_scheduler
 from core.diffusion.schedules import NoiseSchedule
 from core.models.checkpoint import load_model, save_model
 from core.models.unet import UNet, UNetConfig
