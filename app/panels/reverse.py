@@ -138,7 +138,7 @@ class ReversePanel(QWidget):
         self.view_truth = ImageView("the truth")
         pictures = QHBoxLayout()
         for v in (self.view_xt, self.view_pred, self.view_truth):
-            v.setMinimumSize(150, 150)
+            v.setMinimumSize(120, 120)  # as in Compare: the window fits a 1366×768 screen
             pictures.addWidget(v)
 
         # Their text changes at every frame and every forward-slider step: QuietLabels, so the window is not re-laid out.
@@ -170,6 +170,7 @@ class ReversePanel(QWidget):
 
         title = QLabel("<b>Reverse process</b> p<sub>θ</sub>(x<sub>t−1</sub> | x<sub>t</sub>): the model's chain")
         layout = QVBoxLayout(self)
+        layout.setSpacing(4)  # seven rows: the default spacing alone would cost the window 20 px of height
         layout.addWidget(title)
         layout.addLayout(form)
         layout.addLayout(pictures, 1)
@@ -292,8 +293,10 @@ class ReversePanel(QWidget):
     def _settings_changed(self, coalesce: bool = False) -> None:
         sampler_menus.sync_enabled(self.sampler, self.steps, self.eta, self.variance, self.spacing)
         if self.model is not None:  # DDIM visits at most the T steps; a σ sampler's NFE may reach 2T (Heun)
-            with QSignalBlocker(self.steps):
-                self.steps.setMaximum(self.model.schedule.T * (1 if self.sampler.currentData() == "ddim" else 2))
+            most = self.model.schedule.T * (1 if self.sampler.currentData() == "ddim" else 2)
+            if self.steps.maximum() != most:  # a new maximum re-lays out the window: not at every slider step
+                with QSignalBlocker(self.steps):
+                    self.steps.setMaximum(most)
         from_noise = self.start_from.currentText() == START_NOISE
         index = self.start_index()
         self.note.setText(explain_start(self.model, from_noise, self.state.image is not None, index, self.run_size()))
