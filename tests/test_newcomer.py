@@ -134,3 +134,12 @@ def test_the_shortcuts_page_lists_f1_and_closes_on_escape(qtbot):
     dialog.text.setFocus()
     qtbot.keyClick(dialog.text, Qt.Key.Key_Escape)
     assert not dialog.isVisible()
+
+
+def test_the_window_fits_a_laptop_screen_with_every_tab_built(window):
+    """1100×650 is a 1366×768 screen less a task bar and title: no tab may hold the window larger than that."""
+    window.show()
+    least = window.minimumSizeHint()
+    assert least.width() <= 1100 and least.height() <= 650, least
+    window.resize(1100, 650)
+    assert (window.width(), window.height()) == (1100, 650)

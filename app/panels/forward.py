@@ -78,10 +78,11 @@ class ForwardPanel(QWidget):
                     "How much signal x_T still carries: near 0 means x_T is pure noise, as sampling assumes"
                 )
             value = QLabel()
-            # Wide enough for the widest value (t = 10000 / 10000, 1.234e-05), so fields never run together; a
+            # Wide enough for its widest value (t = 10000 / 10000, 1.234e-05), so fields never run together; a
             # fixed size, because a label that may change size asks the whole window to re-lay out and repaint
             # at every setText (Qt's updateGeometry climbs to the top), which cost more than x_t itself.
-            value.setFixedSize(value.fontMetrics().horizontalAdvance("00000 / 00000"), value.sizeHint().height())
+            widest = "00000 / 00000" if key == "t" else "0.000e+00"  # SNR's and ᾱ_T's widest: 1.234e+04
+            value.setFixedSize(value.fontMetrics().horizontalAdvance(widest), value.sizeHint().height())
             readout.addWidget(label, i // 3, 2 * (i % 3), Qt.AlignmentFlag.AlignRight)
             readout.addWidget(value, i // 3, 2 * (i % 3) + 1)
             self.readout[key] = value

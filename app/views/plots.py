@@ -53,7 +53,7 @@ def small_plot(title: str, log_y: bool = False) -> pg.PlotWidget:
     """A plot of the plots row: titled, t along the bottom, no mouse zoom (its cursor is the mouse's job)."""
     plot = pg.PlotWidget()
     plot.setTitle(math_html(title), size=TITLE_SIZE)
-    plot.setMinimumHeight(130)
+    plot.setMinimumHeight(110)
     plot.setMouseEnabled(x=False, y=False)
     plot.hideButtons()
     plot.showGrid(x=True, y=True, alpha=0.2)
