@@ -112,3 +112,30 @@ def test_the_error_plots_range_reads_both_curves_and_a_zero_does_not_squash_them
     low, high = log_range([eps, np.array([0.0, 1e-30, 0.5])])  # the last step's exact 0, a near-zero outlier
     assert high - low == pytest.approx(6.0)  # at most six decades below the top
     assert log_range([np.array([0.0])]) == (-3.0, 0.0)  # nothing to draw: an empty log axis
+
+
+def test_a_slider_step_does_not_re_lay_out_the_window(window, qtbot):
+    """A re-layout repaints every panel and plot: the stall of bench row 13. Moving t must not ask for one."""
+    from PySide6.QtCore import QEvent, QObject
+
+    class Count(QObject):
+        n = 0
+
+        def eventFilter(self, obj, event):
+            if event.type() == QEvent.Type.LayoutRequest:
+                Count.n += 1
+            return False
+
+    counter = Count()
+    watched = [window.centralWidget(), window.reverse, window.forward, window.compare]
+    for w in watched:
+        w.installEventFilter(counter)
+    qtbot.wait(200)
+    Count.n = 0
+    for t in range(31, 61):
+        window.state.set_t(t)
+        qtbot.wait(5)
+    qtbot.wait(300)  # the views that follow at 30 Hz, and the steps' ticks once the slider rests
+    for w in watched:
+        w.removeEventFilter(counter)
+    assert Count.n == 0
