@@ -139,3 +139,12 @@ def test_a_slider_step_does_not_re_lay_out_the_window(window, qtbot):
     for w in watched:
         w.removeEventFilter(counter)
     assert Count.n == 0
+
+
+def test_a_narrow_error_range_still_spans_two_labelled_decades():
+    """A log axis labels its decades only (small plots have no room for more): a run whose errors all lie within
+    a factor of three still gets two labels, centred on its values."""
+    values = np.array([0.15, 0.3, 0.45])
+    low, high = log_range([values])
+    assert high - low == pytest.approx(2.0)
+    assert low < np.log10(0.15) and high > np.log10(0.45)

@@ -64,6 +64,8 @@ def small_plot(title: str, log_y: bool = False) -> pg.PlotWidget:
         axis = plot.getAxis(name)
         axis.setStyle(tickFont=font, tickTextOffset=2)
     plot.getAxis("left").setWidth(34)
+    if log_y:  # only the decades are labelled: a 110-px plot has no room for 0.2, 0.3, 0.4 … beside them
+        plot.getAxis("left").setStyle(maxTextLevel=0)
     for name in ("bottom", "left"):  # the grid is drawn by the axes, across the whole plot: see cached()
         cached(plot.getAxis(name))
     return plot
@@ -147,7 +149,8 @@ class SchedulePlots(QWidget):
             curve = curve_of(plot, (31, 119, 180))
             # The sampler's steps as the lab's weighting plot marks them, a short black "|" per step; here one
             # item of segments (connect="pairs"), which a slider step redraws in a fraction of a millisecond.
-            ticks = pg.PlotCurveItem(pen=pg.mkPen(0, 0, 0, width=1), connect="pairs", antialias=False)
+            # Translucent: DDPM's every step reads as a grey band, a short DDIM run as separate ticks.
+            ticks = pg.PlotCurveItem(pen=pg.mkPen(60, 60, 60, 110, width=1), connect="pairs", antialias=False)
             plot.addItem(cached(ticks), ignoreBounds=True)
             cursor = pg.InfiniteLine(
                 pos=0,

@@ -26,6 +26,9 @@ ERROR_DECADES = 6  # at most this many decades below the largest value: ε̂ at 
 EMPTY_LOG_RANGE = (-3.0, 0.0)  # an empty error plot: 0.001 … 1
 
 
+MIN_DECADES = 2.0  # a log axis labels only its decades: any two-decade range holds at least two
+
+
 def log_range(values: list[np.ndarray], decades: float = ERROR_DECADES) -> tuple[float, float]:
     """(low, high) in log10 for the positive finite ``values``: from the largest down to the smallest, but at
     most ``decades`` below the largest, so one near-zero value does not squash the rest into a line."""
@@ -34,7 +37,10 @@ def log_range(values: list[np.ndarray], decades: float = ERROR_DECADES) -> tuple
         return EMPTY_LOG_RANGE
     high = float(np.log10(drawn.max()))
     low = max(float(np.log10(drawn.min())), high - decades)
-    return (low, high) if high > low else (high - 1.0, high + 1.0)
+    if high - low < MIN_DECADES:  # widened about its middle, so two decades are labelled (see small_plot)
+        middle = (high + low) / 2
+        low, high = middle - MIN_DECADES / 2, middle + MIN_DECADES / 2
+    return low, high
 
 
 def positive(x, y) -> tuple[np.ndarray, np.ndarray]:
