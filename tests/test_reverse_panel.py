@@ -83,17 +83,18 @@ def test_before_play_the_panel_shows_where_the_chain_starts(window, qtbot):
     assert panel.view_xt.image() is not None and "t = 60" in panel.view_xt.caption
 
 
-def test_the_explanation_always_describes_the_current_settings(window):
+def test_the_explanation_always_describes_the_current_settings(window, qtbot):
     panel = window.reverse
-    assert "noised by q to t = 30" in panel.note.text()
+    # It follows the forward slider (the fixture moved it to t = 30) at 30 Hz, and the menus at once.
+    qtbot.waitUntil(lambda: "noised by q to t = 30" in panel.note.text(), timeout=2000)
     panel.start_from.setCurrentText("pure noise")
     assert "pure noise" in panel.note.text() and "noised" not in panel.note.text()
     panel.start_from.setCurrentText("forward image at its t")
     assert "noised by q to t = 30" in panel.note.text()
     window.state.set_t(45)
-    assert "t = 45" in panel.note.text()
+    qtbot.waitUntil(lambda: "t = 45" in panel.note.text(), timeout=2000)
     window.state.set_t(0)
-    assert "t = 0" in panel.note.text() and "move its slider" in panel.note.text()
+    qtbot.waitUntil(lambda: "t = 0" in panel.note.text() and "move its slider" in panel.note.text(), timeout=2000)
 
 
 def test_an_oracle_model_predicts_the_true_noise_and_its_error_curve_is_zero(window, qtbot):

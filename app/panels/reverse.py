@@ -75,8 +75,8 @@ class ReversePanel(QWidget):
         self.session.connect("run_started", self.run_started.emit)
         self.session.connect("run_cleared", self._on_cleared)
         self.session.connect("run_finished", lambda completed: self.run_finished.emit(self.session.job, completed))
-        # The start preview follows the forward slider at 30 Hz, and not while another tab is on show.
-        self._preview = DisplayRate(lambda _: self._show_start(), self)
+        # The run's start (its spec, note and preview) follows the forward slider at 30 Hz, and not while another
+        # tab is on show: see _follow_t below.
 
         self.model_label = QLabel("no model")
         self.model_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -196,7 +196,9 @@ class ReversePanel(QWidget):
             spin.valueChanged.connect(lambda _v: self._settings_changed())
         self.view.currentIndexChanged.connect(self.player.repaint)
         self.smooth.toggled.connect(self._smooth_changed)
-        state.t_changed.connect(lambda _t: self._settings_changed(coalesce=True))
+        # The forward slider's t changes the run's start: followed at 30 Hz like the preview, not at every step.
+        self._follow_t = DisplayRate(lambda _: self._settings_changed(), self)
+        state.t_changed.connect(lambda _t: self._follow_t.request())
         state.image_changed.connect(self._settings_changed)
         state.schedule_changed.connect(self._settings_changed)
         state.model_changed.connect(self._model_changed)
@@ -290,7 +292,7 @@ class ReversePanel(QWidget):
         self.domain.setText(line or "")
         self.domain.setToolTip(line or "")
 
-    def _settings_changed(self, coalesce: bool = False) -> None:
+    def _settings_changed(self) -> None:
         sampler_menus.sync_enabled(self.sampler, self.steps, self.eta, self.variance, self.spacing)
         if self.model is not None:  # DDIM visits at most the T steps; a σ sampler's NFE may reach 2T (Heun)
             most = self.model.schedule.T * (1 if self.sampler.currentData() == "ddim" else 2)
@@ -307,10 +309,7 @@ class ReversePanel(QWidget):
             return
         self.session.set_spec(spec)  # a record of another run is cleared (run_cleared)
         if self.session.record is None:
-            if coalesce:
-                self._preview.request()
-            else:
-                self._show_start()
+            self._show_start()
         self._update_buttons()
 
     def _on_cleared(self) -> None:
@@ -357,7 +356,7 @@ class ReversePanel(QWidget):
         if self.model is None:
             self.message.emit("Open a model first (File ▸ Open model…).")
             return None
-        self._preview.cancel()
+        self._follow_t.cancel()  # the settings are read now
         try:
             self.session.set_spec(self.spec())
             spec = self.session.spec
@@ -401,7 +400,7 @@ class ReversePanel(QWidget):
 
     def shutdown(self) -> None:
         self.player.stop()
-        self._preview.cancel()
+        self._follow_t.cancel()
         self.worker.shutdown()
 
     def _update_buttons(self) -> None:
