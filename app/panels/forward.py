@@ -45,7 +45,11 @@ class ForwardPanel(QWidget):
         self._chain: IterativeChain | None = None
 
         self.view_x0 = ImageView("x₀")
-        self.view_eps = ImageView(f"ε  (shown ±{NOISE_SHOWN_SIGMAS:g}σ)")
+        self.view_eps = ImageView(f"ε (±{NOISE_SHOWN_SIGMAS:g}σ)")
+        self.view_eps.setToolTip(
+            f"The noise ε ~ N(0, I) of this seed, drawn from −{NOISE_SHOWN_SIGMAS:g}σ (black) to "
+            f"+{NOISE_SHOWN_SIGMAS:g}σ (white); New noise draws another"
+        )
         self.view_xt = ImageView("x_t")
         # x_t, the picture this panel is about, takes two thirds of the width and the full height; x₀ and ε
         # stand one above the other beside it, so at the default size every picture is larger than in a row
@@ -153,7 +157,7 @@ class ForwardPanel(QWidget):
         noise = forward_noise(working.shape, self.state.seed)
         self._pictures = ForwardPictures(working, noise)
         self.view_eps.set_image(float_to_uint8(noise / NOISE_SHOWN_SIGMAS))
-        self.view_eps.set_caption(f"ε  (seed {self.state.seed}, shown ±{NOISE_SHOWN_SIGMAS:g}σ)")
+        self.view_eps.set_caption(f"ε, seed {self.state.seed} (±{NOISE_SHOWN_SIGMAS:g}σ)")
         self._chain = None
         self.render()
 
