@@ -286,6 +286,30 @@ def _load(args):
     return model
 
 
+def _say_if_far_outside(model, image, name: str) -> None:
+    """The window's domain line on stderr: a photo under emoji32 is named as such, with the model that fits.
+
+    Only for a model whose card gives a held-out bits/dim; the bound costs about 2 s at its 32² (bench row 8).
+    """
+    from core.diffusion.vlb import bound_per_t
+    from core.models.catalogue import bundled_choices
+    from core.models.domain import domain_line, held_out_figure
+    from core.runs.chain import model_x0
+
+    if held_out_figure(model) is None:
+        return
+    terms, prior = bound_per_t(model, model_x0(model, image), seed=0)
+    choices = {c.label: c for c in bundled_choices() if c.domain}
+    line = domain_line(
+        model,
+        float(terms.sum() + prior),
+        {label: c.domain for label, c in choices.items()},
+        pick=lambda other: f"{other} model: --model {choices[other].spec}",
+    )
+    if line:
+        print(f"diffusion-viz: {name}: {line}", file=sys.stderr)
+
+
 def _run_size(model, args) -> int:
     """The side to run ``model`` at: --size where it can run there, else its default (saying so)."""
     from core.models.sizes import resolve_run_size
@@ -441,6 +465,7 @@ def _run_export(args) -> int:
         if not 1 <= strength <= T:
             raise DiffusionVizError(f"--strength must lie in 1..{T} (the model's T), got {strength}")
         config = _sampler_config(args)
+        _say_if_far_outside(model, image, Path(args.image).name)
         print(f"model: {model.name}; {config.sampler} from t = {strength} of {T}", flush=True)
         size = _run_size(model, args)  # the photo model runs at 128 px unless --size says otherwise
         record = RunRecord(RunSpec(model, config, image, index_from_paper_t(strength), size=size))
@@ -504,6 +529,7 @@ def _run_invert(args) -> int:
     image = load_image(args.image)
     model = _load(args)
     size = _run_size(model, args)
+    _say_if_far_outside(model, image, Path(args.image).name)
     print(f"model: {model.name}; DDIM inversion at {size} px with {args.steps} steps each way (η = 0)", flush=True)
     with progress_bar(2 * args.steps + 1, "inversion steps") as bar:
         frames = [f for f in inversion_frames(model, image, args.steps, size=size) if not _tick(bar)]

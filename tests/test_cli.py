@@ -467,3 +467,18 @@ def test_every_option_the_readme_shows_exists_on_its_command():
             assert flag in _options(parser), f"{flag} in the README's line {line.strip()!r}"
             seen += 1
     assert seen > 40
+
+
+def test_export_says_when_the_image_lies_far_outside_the_models_data_and_which_model_fits(model_dir, photo, capsys):
+    """The window's domain line, in the CLI's words: a photo under an emoji model is told, with the --model to use."""
+    import json
+
+    out = photo.parent / "rev.gif"
+    common = ["export", str(photo), "--out", str(out), "--model", str(model_dir), "--sampler", "ddim", "--steps", "2"]
+    assert main(common) == 0
+    assert "trained on" not in capsys.readouterr().err  # no held-out figure in its card: nothing to compare with
+    (model_dir / "evaluation.json").write_text(json.dumps({"bpd": 0.01, "domain": "emoji"}))
+    assert main(common) == 0
+    err = capsys.readouterr().err
+    assert "was trained on emoji" in err and "bits/dim against 0.0" in err
+    assert "--model " in err and str(Path("assets") / "models" / "photo") in err  # the bundled photo model

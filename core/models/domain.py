@@ -9,6 +9,7 @@ was trained on (``domain``).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,11 +37,16 @@ def held_out_figure(model: Any) -> HeldOut | None:
         return None
 
 
-def domain_line(model: Any, image_bpd: float, alternatives: dict[str, str] | None = None) -> str | None:
+def domain_line(
+    model: Any,
+    image_bpd: float,
+    alternatives: dict[str, str] | None = None,
+    pick: Callable[[str], str] = lambda name: f"{name} model (Model menu)",
+) -> str | None:
     """One plain line when the image is far outside what ``model`` was trained on, else None.
 
     ``alternatives`` maps a bundled model's name to its domain; the first one whose domain differs from
-    this model's is named as the one to try.
+    this model's is named as the one to try, in ``pick``'s words (the window's menu, or the CLI's --model).
     """
     held = held_out_figure(model)
     if held is None or not image_bpd > FAR_OUTSIDE * held.bpd:
@@ -48,7 +54,7 @@ def domain_line(model: Any, image_bpd: float, alternatives: dict[str, str] | Non
     other = next(
         (name for name, dom in (alternatives or {}).items() if dom != held.domain and name != model.name), None
     )
-    hint = f" Try the {other} model (Model menu)." if other else ""
+    hint = f" Try the {pick(other)}." if other else ""
     return (
         f"{model.name} was trained on {held.domain}: this image costs it {image_bpd:.1f} bits/dim against "
         f"{held.bpd:.1f} for held-out {held.domain}, so its predictions here are guesses.{hint}"
