@@ -27,6 +27,17 @@ import torch  # noqa: E402
 ROWS: list[tuple] = []
 
 
+def alternate(ours, ref, rounds: int) -> tuple[float, float, float]:
+    """``ours()`` and ``ref()`` (each returns a time) in ``rounds`` alternating rounds: (median of ours, median of
+    ref, median of the per-round ratios ours/ref). A shared machine drifts between rounds; within one it does not."""
+    pairs = [(ours(), ref()) for _ in range(rounds)]
+    return (
+        statistics.median(p[0] for p in pairs),
+        statistics.median(p[1] for p in pairs),
+        statistics.median(p[0] / p[1] for p in pairs),
+    )
+
+
 def median_time(fn, repeat: int, warmup: int = 2) -> float:
     for _ in range(warmup):
         fn()
@@ -91,9 +102,8 @@ def _bench_forward_size(app, quick, side):
         float_to_uint8(out, out=u8, scratch=scratch)
 
     reps, rounds = (10, 3) if quick else (25, 6)
-    pairs = [(median_time(scrub, reps), median_time(floor, reps)) for _ in range(rounds)]
-    ours, ref = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
-    ratio = statistics.median(p[0] / p[1] for p in pairs)
+    ours_t, ref_t, ratio = alternate(lambda: median_time(scrub, reps), lambda: median_time(floor, reps), rounds)
+    ours, ref = ours_t, ref_t
     computed = f"{state.working.shape[1]}²"
     met = ("met" if ratio <= 2.0 else "NOT met") if side == 512 else "—"
     row(
@@ -265,12 +275,13 @@ def bench_slider(app, quick, model):
             return (time.thread_time() - t0) / reps
 
         burst(window.state, window.forward), burst(alone_state, alone)  # warm-up
-        pairs = [(burst(window.state, window.forward), burst(alone_state, alone)) for _ in range(rounds)]
-        ratio = statistics.median(p[0] / p[1] for p in pairs)
+        ours_t, ref_t, ratio = alternate(
+            lambda: burst(window.state, window.forward), lambda: burst(alone_state, alone), rounds
+        )
         row(
             f"13. forward-slider step, whole window listening vs the forward panel alone ({name}; GUI-thread CPU)",
-            statistics.median(p[0] for p in pairs),
-            statistics.median(p[1] for p in pairs),
+            ours_t,
+            ref_t,
             "ms",
             "≤ 2×",
             "met" if ratio <= 2.0 else "NOT met",
@@ -392,12 +403,11 @@ def bench_compare(quick, model):
 
     per_step(1), per_step(4)  # warm-up
     rounds = 2 if quick else 5
-    pairs = [(per_step(4), per_step(1)) for _ in range(rounds)]
-    ratio = statistics.median(a / b for a, b in pairs)
+    ours_t, ref_t, ratio = alternate(lambda: per_step(4), lambda: per_step(1), rounds)
     row(
         f"9. four compared runs per step vs one run (DDIM {steps}, batched network call)",
-        statistics.median(p[0] for p in pairs),
-        statistics.median(p[1] for p in pairs),
+        ours_t,
+        ref_t,
         "ms",
         "≤ 2.5×",
         "met" if ratio <= 2.5 else "NOT met",
@@ -551,16 +561,7 @@ def bench_playground(app, quick):
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     gen = torch.Generator().manual_seed(0)
-    model, _ = toy2d.train_toy(
-        data,
-        settings.make_schedule(),
-        "eps",
-        settings.steps,
-        settings.batch_size,
-        settings.lr,
-        gen,
-        model=settings.make_model("eps", gen),
-    )
+    model, _ = toy2d.train_with(settings, data, settings.make_schedule(), "eps", gen)
     train_s = time.perf_counter() - t0
     torch.set_num_threads(before)
     row(
@@ -614,11 +615,7 @@ def bench_toy2d_flow(quick):
     noise = torch.randn(2000, 2, generator=torch.Generator().manual_seed(3))
 
     def train(prediction):
-        gen = torch.Generator().manual_seed(0)
-        model = settings.make_model(prediction, gen)
-        return toy2d.train_toy(
-            data, schedule, prediction, settings.steps, settings.batch_size, settings.lr, gen, model=model
-        )[0]
+        return toy2d.train_with(settings, data, schedule, prediction, torch.Generator().manual_seed(0))[0]
 
     fm, fm_s = _one_thread_seconds(lambda: train("velocity"))
     ddpm, _ = _one_thread_seconds(lambda: train("eps"))
@@ -703,18 +700,7 @@ def bench_toy2d_guidance(quick):
     settings = toy2d.DEFAULT_TRAIN
 
     def train():
-        gen = torch.Generator().manual_seed(0)
-        return toy2d.train_toy(
-            points,
-            schedule,
-            "eps",
-            settings.steps,
-            settings.batch_size,
-            settings.lr,
-            gen,
-            model=settings.make_model("eps", gen, 3),
-            labels=labels,
-        )
+        return toy2d.train_with(settings, points, schedule, "eps", torch.Generator().manual_seed(0), labels=labels)
 
     _, seconds = _one_thread_seconds(train)
     row(
@@ -844,9 +830,10 @@ def bench_vs_diffusers(quick, model):
     ):
         mine, peer = ours(sampler, network), theirs(sampler, network)
         mine(), peer()  # warm-up
-        pairs = [(median_time(mine, 1, warmup=0), median_time(peer, 1, warmup=0)) for _ in range(n)]
-        a, b = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
-        speed = statistics.median(p[1] / p[0] for p in pairs)
+        ours_t, ref_t, ratio = alternate(
+            lambda m=mine: median_time(m, 1, warmup=0), lambda p=peer: median_time(p, 1, warmup=0), n
+        )
+        a, b, speed = ours_t, ref_t, 1 / ratio
         row(
             f"3. our {label} loop vs diffusers' scheduler loop ({what})",
             a,
@@ -990,12 +977,14 @@ def bench_ode_loops(quick, model):
             )
 
         ours(), theirs()
-        pairs = [(median_time(ours, 1, warmup=0), median_time(theirs, 1, warmup=0)) for _ in range(3 if quick else 9)]
-        speed = statistics.median(p[1] / p[0] for p in pairs)
+        ours_t, ref_t, ratio = alternate(
+            lambda: median_time(ours, 1, warmup=0), lambda: median_time(theirs, 1, warmup=0), 3 if quick else 9
+        )
+        speed = 1 / ratio
         row(
             f"16. our {ode.SAMPLERS[name].label} {steps}-step loop vs diffusers' (network → no-op)",
-            statistics.median(p[0] for p in pairs),
-            statistics.median(p[1] for p in pairs),
+            ours_t,
+            ref_t,
             "ms",
             "≥ 1.0× as fast",
             "met" if speed >= 1.0 else "NOT met",
@@ -1058,12 +1047,11 @@ def bench_analysis(app, quick, model):
     def floor():
         np.fft.rfft2(x_t), np.fft.rfft2(x0)
 
-    pairs = [(median_time(ours, 5, 1), median_time(floor, 5, 1)) for _ in range(rounds)]
-    ratio = statistics.median(a / b for a, b in pairs)
+    ours_t, ref_t, ratio = alternate(lambda: median_time(ours, 5, 1), lambda: median_time(floor, 5, 1), rounds)
     row(
         "13. spectrum view per frame (x_t and x_0, 3×512², painted) vs numpy's rfft2 of the same arrays",
-        statistics.median(p[0] for p in pairs),
-        statistics.median(p[1] for p in pairs),
+        ours_t,
+        ref_t,
         "ms",
         "≤ 2×",
         "met" if ratio <= 2 else "NOT met",
@@ -1093,12 +1081,11 @@ def bench_analysis(app, quick, model):
             )
         )
 
-    pairs = [(median_time(k8, 1, 1), median_time(batch8, 1, 1)) for _ in range(rounds)]
-    ratio = statistics.median(a / b for a, b in pairs)
+    ours_t, ref_t, ratio = alternate(lambda: median_time(k8, 1, 1), lambda: median_time(batch8, 1, 1), rounds)
     row(
         f"14. K = 8 continuations of one frame vs one batched run of 8 (DDIM {config.steps}, η = 1)",
-        statistics.median(p[0] for p in pairs),
-        statistics.median(p[1] for p in pairs),
+        ours_t,
+        ref_t,
         "ms",
         "≤ 1.3×",
         "met" if ratio <= 1.3 else "NOT met",
@@ -1118,12 +1105,11 @@ def bench_analysis(app, quick, model):
         ):
             pass
 
-    pairs = [(median_time(monitored, 1, 1), median_time(plain, 1, 1)) for _ in range(rounds)]
-    ratio = statistics.median(a / b for a, b in pairs)
+    ours_t, ref_t, ratio = alternate(lambda: median_time(monitored, 1, 1), lambda: median_time(plain, 1, 1), rounds)
     row(
         f"15. a run of 8 with the exposure monitor vs without (DDIM {config.steps}, η = 1)",
-        statistics.median(p[0] for p in pairs),
-        statistics.median(p[1] for p in pairs),
+        ours_t,
+        ref_t,
         "ms",
         "≤ 1.05×",
         "met" if ratio <= 1.05 else "NOT met",

@@ -1,6 +1,8 @@
-"""Assertions shared by the tests."""
+"""Assertions and stand-in models shared by the tests."""
 
 import torch
+
+from core.diffusion.parameterization import target_from_x0_eps
 
 
 def assert_close_f32(actual: torch.Tensor, expected: torch.Tensor) -> None:
@@ -11,3 +13,14 @@ def assert_close_f32(actual: torch.Tensor, expected: torch.Tensor) -> None:
     such outputs exactly or with allclose's 1e-8 absolute default.
     """
     torch.testing.assert_close(actual, expected, rtol=1e-4, atol=1e-5 * max(1.0, float(expected.abs().max())))
+
+
+def oracle(schedule, x_star, prediction="eps"):
+    """A model that knows the data is the single image x_star and returns the exact target (integer indices)."""
+
+    def model(x_t, t):
+        abar = schedule.alphas_cumprod[t].to(x_t.dtype).reshape(-1, 1, 1, 1)
+        eps = (x_t - abar.sqrt() * x_star) / (1 - abar).sqrt()
+        return target_from_x0_eps(schedule, x_star.expand_as(x_t), t, eps, prediction)
+
+    return model

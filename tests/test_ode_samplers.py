@@ -9,9 +9,9 @@ import torch
 
 from core.diffusion import ode_samplers as ode
 from core.diffusion.ode_samplers import SAMPLERS, SamplerError, SigmaDenoiser
-from core.diffusion.parameterization import target_from_x0_eps
 from core.diffusion.samplers import ddim_loop, final_step
 from core.diffusion.schedules import NoiseSchedule
+from tests.helpers import oracle
 
 DIFFUSERS_PREDICTION = {"eps": "epsilon", "v": "v_prediction", "x0": "sample"}
 
@@ -19,17 +19,6 @@ DIFFUSERS_PREDICTION = {"eps": "epsilon", "v": "v_prediction", "x0": "sample"}
 def smooth_model(x, t):
     """A network stand-in: a smooth function of the input and of the (fractional) index."""
     return 0.7 * torch.tanh(x) + 0.2 * torch.sin(t.to(x.dtype) / 150).reshape(-1, *([1] * (x.ndim - 1)))
-
-
-def oracle(schedule, x_star, prediction="eps"):
-    """The exact target of a data set that is the single image x_star (integer indices only)."""
-
-    def model(x_t, t):
-        abar = schedule.alphas_cumprod[t].to(x_t.dtype).reshape(-1, 1, 1, 1)
-        eps = (x_t - abar.sqrt() * x_star) / (1 - abar).sqrt()
-        return target_from_x0_eps(schedule, x_star.expand_as(x_t), t, eps, prediction)
-
-    return model
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from core.diffusion.forward import q_sample
-from core.diffusion.parameterization import target_from_x0_eps
 from core.diffusion.samplers import (
     SamplerConfig,
     SamplerStep,
@@ -18,17 +17,7 @@ from core.diffusion.samplers import (
 )
 from core.diffusion.schedulers import sample_loop
 from core.diffusion.schedules import NoiseSchedule
-
-
-def oracle(schedule, x_star, prediction="eps"):
-    """A model that knows the data is the single point x_star and returns the exact target."""
-
-    def model(x_t, t):
-        abar = schedule.alphas_cumprod[t].to(x_t.dtype).reshape(-1, 1, 1, 1)
-        eps = (x_t - abar.sqrt() * x_star) / (1 - abar).sqrt()
-        return target_from_x0_eps(schedule, x_star.expand_as(x_t), t, eps, prediction)
-
-    return model
+from tests.helpers import oracle
 
 
 @pytest.fixture

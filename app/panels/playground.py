@@ -461,17 +461,8 @@ class PlaygroundPanel(QWidget):
                 return handle.report(step, total)
 
             with one_thread():
-                model, _ = toy2d.train_toy(
-                    data,
-                    schedule,
-                    prediction,
-                    settings.steps,
-                    settings.batch_size,
-                    settings.lr,
-                    gen,
-                    progress,
-                    model=settings.make_model(prediction, gen, num_classes),
-                    labels=labels,
+                model, _ = toy2d.train_with(
+                    settings, data, schedule, prediction, gen, progress, labels=labels, num_classes=num_classes
                 )
             return model, prediction, key
 

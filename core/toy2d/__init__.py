@@ -7,7 +7,7 @@ importing only those above it:
 ``mixture``     :class:`GaussianMixture`: the diffused density, its exact score, its classes
 ``data``        the named data sets, an image's ink, drawn points
 ``model``       :class:`ToyMLP` and :class:`TrainSettings`
-``training``    :func:`train_toy`: the simple loss (Ho et al. 2020, Eq. 14)
+``training``    :func:`train_toy`: the simple loss (Ho et al. 2020, Eq. 14); :func:`train_with` by settings
 ``sampling``    DDPM, DDIM, annealed Langevin, flow-matching Euler / Heun, guidance (:class:`ToyFrame`)
 ``metrics``     sliced Wasserstein distance, the learned score against the exact one
 ``rendering``   GIF pictures of a run
@@ -75,7 +75,7 @@ from core.toy2d.sampling import (
     velocity_of_diffusion_model,
     x0_eps_from_velocity,
 )
-from core.toy2d.training import train_toy
+from core.toy2d.training import train_toy, train_with
 
 __all__ = [
     "BOX",
@@ -136,6 +136,7 @@ __all__ = [
     "straightness",
     "tilted_density_grid",
     "train_toy",
+    "train_with",
     "velocity_of_diffusion_model",
     "x0_eps_from_velocity",
 ]

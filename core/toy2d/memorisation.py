@@ -34,7 +34,7 @@ from core.toy2d.data import make_dataset
 from core.toy2d.metrics import nearest_distances
 from core.toy2d.model import DEFAULT_TRAIN, TrainSettings
 from core.toy2d.sampling import sample_toy
-from core.toy2d.training import train_toy
+from core.toy2d.training import train_with
 
 # Kadkhodaie et al. go from 1 to 10⁵ images; in 2-D the change happens within a few hundred points.
 DEFAULT_SIZES = (4, 16, 32, 64, 128, 256, 512, 1024, 4096)
@@ -109,17 +109,8 @@ def memorisation_point(
     runs = []
     for which, data in enumerate((first, second, first)):
         report = None if progress is None else (lambda s, t, loss, w=which: progress(w * t + s, 3 * t, loss))
-        model, _ = train_toy(
-            data,
-            schedule,
-            "eps",
-            settings.steps,
-            settings.batch_size,
-            settings.lr,
-            torch.Generator().manual_seed(seed + 1 + which),
-            report,
-            model=settings.make_model("eps", torch.Generator().manual_seed(seed)),
-        )
+        gen, init = torch.Generator().manual_seed(seed + 1 + which), torch.Generator().manual_seed(seed)
+        model, _ = train_with(settings, data, schedule, "eps", gen, report, init=init)  # one start for A, B, A′
         *_, last = sample_toy(model, schedule, "ddim", steps=sample_steps, x_start=noise)
         runs.append(last.points)
     a, b, a_again = runs

@@ -13,7 +13,7 @@ from core.toy2d.metrics import sliced_wasserstein
 from core.toy2d.model import DEFAULT_TRAIN, VELOCITY, ToyMLP, TrainSettings
 from core.toy2d.points import as_points
 from core.toy2d.sampling import ToyFrame, field_on_grid, guided_model, sample_toy
-from core.toy2d.training import Progress, train_toy
+from core.toy2d.training import Progress, train_with
 
 
 class PlaygroundResult(NamedTuple):
@@ -98,19 +98,7 @@ def playground_run(
         training_data, labels = make_labelled_dataset(data_name, max(10 * n, 10_000), generator)
     else:
         training_data = draw(max(10 * n, 10_000)) if data is None else as_points(data)
-    num_classes = 0 if labels is None else int(labels.max()) + 1
-    model, _ = train_toy(
-        training_data,
-        schedule,
-        prediction,
-        train.steps,
-        train.batch_size,
-        train.lr,
-        generator,
-        progress,
-        model=train.make_model(prediction, generator, num_classes),
-        labels=labels,
-    )
+    model, _ = train_with(train, training_data, schedule, prediction, generator, progress, labels=labels)
     horizon = None if prediction == VELOCITY else schedule.T
     sample_fn = model if guidance is None else guided_model(model, label, guidance, interval, horizon)
     frames = list(sample_toy(sample_fn, schedule, sampler, n, steps, generator, prediction, step_size=step_size))

@@ -22,7 +22,7 @@ from core.diffusion.forward import q_sample
 from core.diffusion.parameterization import target_from_x0_eps
 from core.diffusion.schedules import NoiseSchedule
 from core.errors import DataError
-from core.toy2d.model import DEFAULT_TRAIN, VELOCITY, ToyMLP
+from core.toy2d.model import DEFAULT_TRAIN, VELOCITY, ToyMLP, TrainSettings
 from core.toy2d.points import as_points
 
 Progress = Callable[[int, int, float], bool]
@@ -139,3 +139,38 @@ def train_toy(
         ):
             break
     return model.eval(), losses
+
+
+def train_with(
+    settings: TrainSettings,
+    data: torch.Tensor,
+    schedule: NoiseSchedule | None,
+    prediction: str,
+    generator: torch.Generator,
+    progress: Progress | None = None,
+    *,
+    labels: torch.Tensor | None = None,
+    num_classes: int | None = None,
+    init: torch.Generator | None = None,
+) -> tuple[ToyMLP, list[float]]:
+    """:func:`train_toy` of a fresh :class:`ToyMLP` by ``settings`` (its steps, batch size, learning rate and
+    network): the playground's one recipe, for the window, the CLI, memorisation and the benchmarks.
+
+    ``num_classes`` (default: from ``labels``) sizes a conditional model; ``init`` draws its initial weights
+    (default: ``generator``, which then goes on to draw the batches).
+    """
+    if num_classes is None:
+        num_classes = 0 if labels is None else int(labels.max()) + 1
+    model = settings.make_model(prediction, generator if init is None else init, num_classes)
+    return train_toy(
+        data,
+        schedule,
+        prediction,
+        settings.steps,
+        settings.batch_size,
+        settings.lr,
+        generator,
+        progress,
+        model=model,
+        labels=labels,
+    )
