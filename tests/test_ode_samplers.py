@@ -332,6 +332,9 @@ def test_the_mixture_lab_measures_each_solvers_order():
     assert result.run("heun", 20).nfe == 19 and result.run("heun", 40).error < result.run("euler", 40).error
     path = result.run("euler", 10)
     assert len(path.path_lambda) == 10 and np.all(np.diff(path.path_lambda) > 0)  # λ rises as noise falls
+    # Each point's own error, whose quadratic mean is the run's: the spread a 2-image average hides.
+    assert path.per_sample.shape == (16,) and np.ptp(path.per_sample) > 0
+    assert np.sqrt(np.mean(path.per_sample**2)) == pytest.approx(path.error, rel=1e-6)
     assert run_lab(denoiser, x_T, ["euler"], [5], reference_nfe=99, progress=lambda d, t: d < 3) is None
 
 

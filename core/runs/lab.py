@@ -93,9 +93,10 @@ class LabRun:
     spacing: str
     sigmas: np.ndarray
     final: torch.Tensor
-    error: float
+    error: float  # RMS over every element of the batch
     path_lambda: np.ndarray  # λ = −2 log σ at each σ > 0 the run visited
     path_value: np.ndarray  # x_t = x̃ √ᾱ of the tracked element there
+    per_sample: np.ndarray  # RMS of each sample (image or 2-D point) of the batch: the spread behind ``error``
 
 
 @dataclass(frozen=True)
@@ -259,7 +260,8 @@ def run_lab(
 
     def make(i: int, p: _Plan, final: torch.Tensor) -> LabRun:
         sig = np.array(sorted(paths[i], reverse=True))
-        error = float(((final - reference) ** 2).mean().sqrt())
+        squared = ((final - reference) ** 2).flatten(1)
+        error = float(squared.mean().sqrt())
         return LabRun(
             p.sampler,
             p.nfe_asked,
@@ -271,6 +273,7 @@ def run_lab(
             error,
             lambda_from_sigma(sig),
             np.array([paths[i][s] for s in sig]),
+            squared.mean(1).sqrt().numpy(),
         )
 
     runs = tuple(make(i, p, f) for i, (p, f) in enumerate(zip(plans[:-1], finals[:-1], strict=True)))
