@@ -62,7 +62,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
     ap.add_argument("photos")
-    ap.add_argument("command")
+    ap.add_argument("command", nargs="+", help="the exact train command(s), one per stage (a warm start's first)")
     ap.add_argument("--baseline", action="append", default=[])
     args = ap.parse_args()
     folder = Path(args.model)
@@ -119,6 +119,26 @@ def main() -> None:
     write_card(folder, model, prov, args, tables, bits, whole, len(x128))
 
 
+def _stages(prov: dict) -> list[dict]:
+    """The training stages, first first: a warm start (``--init``) records the provenance it started from."""
+    stages = [prov]
+    while stages[0].get("init_provenance"):
+        stages.insert(0, stages[0]["init_provenance"])
+    return stages
+
+
+def _stage_lines(k: int, st: dict, n: int) -> str:
+    crops = st["crops"]
+    head = f"- stage {k + 1}: " if n > 1 else "- "
+    return f"""{head}steps: {st["steps"]}, batch {st["batch_size"]}, Adam lr {st["lr"]} (200-step warm-up, {st["lr_schedule"]}
+  schedule), EMA {st["ema_decay"]}, grad-norm clip 1.0, seed {st["seed"]}; crops: {crops["size"]}² from a
+  square of side {crops["size"]}·s of the photo stored at long side {crops["photo_side"]}, log s uniform from
+  {crops["min_scale"]} up to the photo's short side; random horizontal flips
+  - wall time: {st["seconds"]:.0f} s ({st["seconds"] / 3600:.2f} h) on {st["hardware"]}, torch {st["torch"]},
+    code {st["code_version"]} (the machine was shared with development work: an upper bound)
+  - final training loss (mean over the last 50 steps, MSE of v): {st["final_loss"]}"""
+
+
 def write_card(folder, model, prov, args, tables, bits, whole, n) -> None:
     sources = {s["file"]: s for s in json.loads((Path(args.photos) / "SOURCES.json").read_text())}
     held = set(prov["photos"]["held_out"])
@@ -138,7 +158,9 @@ def write_card(folder, model, prov, args, tables, bits, whole, n) -> None:
         )
     bit_rows = "\n".join(f"| {k} | {m:.3f} ± {s:.3f} |" for k, (m, s) in bits.items())
     params = sum(p.numel() for p in model.network.parameters()) / 1e6
-    crops = prov["crops"]
+    stages = _stages(prov)
+    sizes = " then ".join(f"{st['crops']['size']}²" for st in stages)
+    total_s = sum(st["seconds"] for st in stages)
     kept = ""
     card_path = folder / "MODEL_CARD.md"
     if card_path.is_file() and HAND_WRITTEN in card_path.read_text():
@@ -148,21 +170,17 @@ def write_card(folder, model, prov, args, tables, bits, whole, n) -> None:
 A {params:.2f} M-parameter UNet (`core/models/unet.py`) **without self-attention**, so the same weights run at
 any size its down-sampling (8) divides: 64, 128 (the window's default), 256 px. It predicts **{model.prediction}**
 (Salimans & Ho 2022) under the **{model.schedule.name}** schedule, T = {model.schedule.T}. Trained by this project's
-own `train --crop` on {crops["size"]}² crops taken at random positions and random scales of whole photographs
+own `train --crop` on {sizes} crops taken at random positions and random scales of whole photographs
 (natural images are close to scale-invariant, so crops of a few big photos at many scales stand in for many small
 photos); {prov["train_images"]} photos for training, {prov["held_out_images"]} held out whole. EMA weights.
 
 ## How it was trained
+{"In " + str(len(stages)) + " stages, each started from the one before (`--init`)" if len(stages) > 1 else "In one run"};
+{total_s:.0f} s ({total_s / 3600:.2f} h) in all.
 ```
-{args.command}
+{chr(10).join(args.command)}
 ```
-- steps: {prov["steps"]}, batch {prov["batch_size"]}, Adam lr {prov["lr"]} (200-step warm-up, {prov["lr_schedule"]}
-  schedule), EMA {prov["ema_decay"]}, grad-norm clip 1.0, seed {prov["seed"]}; crops: {crops["size"]}² from a
-  square of side {crops["size"]}·s of the photo stored at long side {crops["photo_side"]}, log s uniform from
-  {crops["min_scale"]} up to the photo's short side; random horizontal flips
-- wall time: {prov["seconds"]:.0f} s ({prov["seconds"] / 3600:.2f} h) on {prov["hardware"]}, torch {prov["torch"]},
-  code {prov["code_version"]} (the machine was shared with development work: an upper bound)
-- final training loss (mean over the last 50 steps, MSE of v): {prov["final_loss"]}
+{chr(10).join(_stage_lines(k, st, len(stages)) for k, st in enumerate(stages))}
 
 ## Evaluation on the held-out photos
 {n} pictures: each of the {whole} held-out photos' centre square shrunk to the size, and 4 random-scale crops of

@@ -64,6 +64,9 @@ def test_a_warm_start_begins_from_the_given_weights_and_keeps_their_held_out_spl
     for (name, a), (_, b) in zip(first.network.state_dict().items(), second.network.state_dict().items(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
     assert second.config["provenance"]["init"] == str(tmp_path / "a")
+    # Both stages are on record: the warm start's own steps and split travel with the fine-tuned model.
+    stage_one = second.config["provenance"]["init_provenance"]
+    assert (stage_one["steps"], stage_one["holdout_seed"]) == (3, 4)
     # A new seed for the batches and noise, but the same held-out images: the warm start never trains on them.
     assert (second.config["provenance"]["seed"], second.config["provenance"]["holdout_seed"]) == (3, 4)
 

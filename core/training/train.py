@@ -304,6 +304,14 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
     }
 
 
+def _provenance_of(folder) -> dict | None:
+    """The provenance in a model folder's config.json, or None when it has none."""
+    try:
+        return json.loads((Path(folder) / "config.json").read_text(encoding="utf-8")).get("provenance")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def _keep_split_of(cfg: TrainConfig, source, provenance: dict, say: Callable[[str], None]) -> TrainConfig:
     """A warm start or a resumed run keeps its weights' held-out split: another would train on images they held out."""
     seed = int(provenance.get("holdout_seed", cfg.holdout_seed))
@@ -354,6 +362,8 @@ def _checkpoint(
         "torch": torch.__version__,
         "seed": cfg.seed,
         "init": cfg.init,
+        # The warm start's own story (its data, steps, time), so a fine-tuned model's card can tell both stages.
+        "init_provenance": _provenance_of(cfg.init) if cfg.init else None,
         "lr_schedule": cfg.lr_schedule,
         "balance": cfg.balance,
         "min_snr": cfg.min_snr,
