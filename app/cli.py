@@ -299,12 +299,11 @@ def _say_if_far_outside(model, image, name: str) -> None:
     if held_out_figure(model) is None:
         return
     terms, prior = bound_per_t(model, model_x0(model, image), seed=0)
-    choices = {c.label: c for c in bundled_choices() if c.domain}
     line = domain_line(
         model,
         float(terms.sum() + prior),
-        {label: c.domain for label, c in choices.items()},
-        pick=lambda other: f"{other} model: --model {choices[other].spec}",
+        bundled_choices(),
+        pick=lambda other: f"{other.label} model: --model {other.spec}",
     )
     if line:
         print(f"diffusion-viz: {name}: {line}", file=sys.stderr)

@@ -13,7 +13,8 @@ def test_the_bundled_model_knows_its_held_out_figure():
 
 def test_a_photo_far_outside_gets_one_line_naming_the_model_that_fits_and_an_emoji_gets_none():
     model = load_model(BUNDLED_MODEL, device="cpu")
-    others = {"emoji32": "emoji", "photo": "photographs"}
+    others = [SimpleNamespace(label="ideal:emoji", domain=""), SimpleNamespace(label="emoji32", domain="emoji")]
+    others.append(SimpleNamespace(label="photo", domain="photographs"))
     line = domain_line(model, 10.6, others)
     assert line is not None and "10.6" in line and "2.9" in line and "photo model" in line and "\n" not in line
     assert domain_line(model, 3.1, others) is None

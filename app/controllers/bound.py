@@ -68,8 +68,8 @@ class BoundController(QObject):
         if result is None:  # cancelled: a newer computation follows
             return
         terms, prior = result
-        others = {c.label: c.domain for c in bundled_choices() if c.domain}
-        self.computed.emit(terms, float(prior), domain_line(self._model, float(terms.sum() + prior), others))
+        line = domain_line(self._model, float(terms.sum() + prior), bundled_choices())
+        self.computed.emit(terms, float(prior), line)
 
     def _failed(self, _job: int, message: str) -> None:
         self.status.emit("L_t: failed")

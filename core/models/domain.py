@@ -9,7 +9,7 @@ was trained on (``domain``).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,20 +40,19 @@ def held_out_figure(model: Any) -> HeldOut | None:
 def domain_line(
     model: Any,
     image_bpd: float,
-    alternatives: dict[str, str] | None = None,
-    pick: Callable[[str], str] = lambda name: f"{name} model (Model menu)",
+    alternatives: Sequence[Any] = (),
+    pick: Callable[[Any], str] = lambda choice: f"{choice.label} model (Model menu)",
 ) -> str | None:
     """One plain line when the image is far outside what ``model`` was trained on, else None.
 
-    ``alternatives`` maps a bundled model's name to its domain; the first one whose domain differs from
-    this model's is named as the one to try, in ``pick``'s words (the window's menu, or the CLI's --model).
+    ``alternatives`` are the bundled models' menu entries (core.models.catalogue.ModelChoice: ``label``,
+    ``domain``); the first network trained on another domain is named as the one to try, in ``pick``'s words
+    (the window's menu, or the CLI's --model).
     """
     held = held_out_figure(model)
     if held is None or not image_bpd > FAR_OUTSIDE * held.bpd:
         return None
-    other = next(
-        (name for name, dom in (alternatives or {}).items() if dom != held.domain and name != model.name), None
-    )
+    other = next((c for c in alternatives if c.domain and c.domain != held.domain and c.label != model.name), None)
     hint = f" Try the {pick(other)}." if other else ""
     return (
         f"{model.name} was trained on {held.domain}: this image costs it {image_bpd:.1f} bits/dim against "
