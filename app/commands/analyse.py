@@ -112,6 +112,7 @@ def run(args) -> int:
             total=len(frames),
             desc="decided",
             file=sys.stderr,
+            disable=None,
         ):
             points.append(point)
         flip, basis = decided.flip_threshold(points)
@@ -141,6 +142,7 @@ def run(args) -> int:
                 total=config.steps,
                 desc=f"exposure ({label})",
                 file=sys.stderr,
+                disable=None,
             )
             curves[label] = [point for _, point in steps]
         lines = ["t,mean,mean_expected,var,var_expected,var_gap,var_scaled,var_gap_scaled"]

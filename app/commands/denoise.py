@@ -57,7 +57,9 @@ def run(args) -> int:
         flush=True,
     )
     tables = []
-    with tqdm(total=len(x0) * len(sigmas) * len(models), desc="denoising", unit="img", file=sys.stderr) as bar:
+    with tqdm(
+        total=len(x0) * len(sigmas) * len(models), desc="denoising", unit="img", file=sys.stderr, disable=None
+    ) as bar:
         for model, size in models:
             pictures = x0 if size == main_size else resize_x0(x0, size)
             with torch.inference_mode():

@@ -125,7 +125,7 @@ def run(args) -> int:
     )
     plan_runs(denoiser, samplers, nfes)  # every refusal before the first network call
     reference_plan(denoiser, reference_nfe)
-    with tqdm(total=reference_nfe, unit="call", file=sys.stderr, leave=False) as bar:
+    with tqdm(total=reference_nfe, unit="call", file=sys.stderr, leave=False, disable=None) as bar:
 
         def progress(done: int, total: int) -> bool:
             bar.total = total

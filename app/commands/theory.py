@@ -56,7 +56,7 @@ def add_parser(sub) -> None:
 def _bar(total: int, desc: str):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, file=sys.stderr, leave=False)
+    return tqdm(total=total, desc=desc, file=sys.stderr, leave=False, disable=None)
 
 
 def _fit_spectrum(args) -> int:
