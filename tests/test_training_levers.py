@@ -67,6 +67,15 @@ def test_a_warm_start_begins_from_the_given_weights_and_keeps_their_held_out_spl
     # Both stages are on record: the warm start's own steps and split travel with the fine-tuned model.
     stage_one = second.config["provenance"]["init_provenance"]
     assert (stage_one["steps"], stage_one["holdout_seed"]) == (3, 4)
+    # Fine-tuned in place (--init b --out b), checkpointing every step: the record gains one stage, not one per
+    # checkpoint.
+    train(TrainConfig(out=str(tmp_path / "b"), steps=2, init=str(tmp_path / "b"), **{**small, "checkpoint_every": 1}))
+    stages = []
+    prov = load_model(tmp_path / "b").config["provenance"]
+    while prov:
+        stages.append(prov["steps"])
+        prov = prov.get("init_provenance")
+    assert stages == [2, 1, 3]
     # A new seed for the batches and noise, but the same held-out images: the warm start never trains on them.
     assert (second.config["provenance"]["seed"], second.config["provenance"]["holdout_seed"]) == (3, 4)
 

@@ -152,13 +152,18 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
         out.mkdir(parents=True, exist_ok=True)
         (out / "samples").mkdir(exist_ok=True)
     start = None
+    # The warm start's own story (its data, steps, time), read once: a fine-tuned model's card tells both stages.
+    init_provenance = None
     if cfg.init and not (resume and (out / STATE_WEIGHTS).is_file()):
         from core.models.checkpoint import load_model
 
         start = load_model(cfg.init, device="cpu")
-        cfg = _keep_split_of(cfg, cfg.init, start.config.get("provenance", {}), say)
+        init_provenance = start.config.get("provenance")
+        cfg = _keep_split_of(cfg, cfg.init, init_provenance or {}, say)
     elif resume and (out / "config.json").is_file():
-        cfg = _keep_split_of(cfg, out, json.loads((out / "config.json").read_text()).get("provenance", {}), say)
+        own = _provenance_of(out) or {}
+        init_provenance = own.get("init_provenance")
+        cfg = _keep_split_of(cfg, out, own, say)
     weights, images, crops, photo_names = None, None, None, None
     if cfg.crop:
         if cfg.data == "emoji":
@@ -287,6 +292,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
                 len(held_idx),
                 world,
                 photo_names,
+                init_provenance,
             )
             say(f"checkpoint at step {step}: {out}")
     elapsed = elapsed_before + time.perf_counter() - t0
@@ -340,7 +346,23 @@ def _loss_weight(schedule: NoiseSchedule, t: torch.Tensor, cfg: TrainConfig) -> 
 
 
 def _checkpoint(
-    out, model, ema, opt, step, gen, cfg, elapsed, loss, schedule, arch, device, n_train, n_held, world, photo_names
+    out,
+    model,
+    ema,
+    opt,
+    step,
+    gen,
+    cfg,
+    elapsed,
+    loss,
+    schedule,
+    arch,
+    device,
+    n_train,
+    n_held,
+    world,
+    photo_names,
+    init_provenance,
 ):
     _save_state(out, model, ema, opt, step, gen, cfg, elapsed, loss)
     provenance = {
@@ -362,8 +384,7 @@ def _checkpoint(
         "torch": torch.__version__,
         "seed": cfg.seed,
         "init": cfg.init,
-        # The warm start's own story (its data, steps, time), so a fine-tuned model's card can tell both stages.
-        "init_provenance": _provenance_of(cfg.init) if cfg.init else None,
+        "init_provenance": init_provenance,
         "lr_schedule": cfg.lr_schedule,
         "balance": cfg.balance,
         "min_snr": cfg.min_snr,
