@@ -721,7 +721,7 @@ def bench_toy2d_memorisation(quick):
     for name in ("moons", "mixture"):
         points = []
         for n in sizes:
-            pool = toy2d.memorisation_pool(name, n, torch.Generator().manual_seed(n))
+            pool = toy2d.memorisation_pool(name, n)
             point, seconds = _one_thread_seconds(lambda n=n, pool=pool: toy2d.memorisation_point(pool, n))
             points.append(point)
             print(

@@ -531,7 +531,7 @@ def test_reflow_before_training_and_flow_samplers_on_diffusion_models_are_refuse
 
 
 def test_four_training_points_are_copied_and_the_two_halves_draw_different_points():
-    pool = memorisation_pool("moons", 4, torch.Generator().manual_seed(0))
+    pool = memorisation_pool("moons", 4)
     point = memorisation_point(pool, 4, TrainSettings(steps=1500), samples=200, sample_steps=25)
     assert point.copy_ratio < 0.1, point  # the samples sit on the four points; fresh data lies ~0.5 from them
     assert point.data_ratio > 5, point  # A and A′ copy the same four points, B copies its own
@@ -542,7 +542,7 @@ def test_four_training_points_are_copied_and_the_two_halves_draw_different_point
 def test_many_training_points_are_not_copied_and_the_two_halves_agree():
     # A quick small net on many points: it has no capacity to copy 1000 of them, so it must generalise.
     settings = TrainSettings(steps=600, hidden=64, layers=2)
-    pool = memorisation_pool("mixture", 1000, torch.Generator().manual_seed(0))
+    pool = memorisation_pool("mixture", 1000)
     point = memorisation_point(pool, 1000, settings, samples=400, sample_steps=25)
     assert 0.6 < point.copy_ratio < 1.6, point  # as far from the training points as fresh data
     assert point.data_ratio < 2, point  # the data set matters no more than the training seed

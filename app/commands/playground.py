@@ -159,7 +159,6 @@ def _flow_summary(result, args) -> None:
 
 
 def _memorisation(args, out: Path) -> int:
-    import torch
 
     from core import toy2d
 
@@ -178,7 +177,7 @@ def _memorisation(args, out: Path) -> int:
         for n in sizes:
             print(f"N = {n}: models A and A′ on N points, B on N others …", flush=True)
             point = toy2d.memorisation_point(
-                toy2d.memorisation_pool(args.data, n, torch.Generator().manual_seed(args.seed * 7919 + n)),
+                toy2d.memorisation_pool(args.data, n, args.seed),
                 n,
                 seed=args.seed,
             )

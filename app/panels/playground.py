@@ -614,7 +614,7 @@ class PlaygroundPanel(QWidget):
         n = MEMO_SIZES[self.memo_size.value()]
         key = self.data_choice.currentData()
         if key in toy2d.DATASETS:
-            pool = toy2d.memorisation_pool(key, n, torch.Generator().manual_seed(n))
+            pool = toy2d.memorisation_pool(key, n)
         else:
             pool = self.data[torch.randperm(len(self.data), generator=torch.Generator().manual_seed(n))]
         if 3 * n > len(pool):

@@ -71,9 +71,12 @@ class MemorisationPoint:
         return self.between_models / max(self.between_seeds, 1e-12)
 
 
-def memorisation_pool(name: str, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """A pool for :func:`memorisation_point` from data set ``name``: 2n training points and max(n, 1000) fresh."""
-    return make_dataset(name, 2 * n + max(n, FRESH_POINTS), generator)
+def memorisation_pool(name: str, n: int, seed: int = 0) -> torch.Tensor:
+    """A pool for :func:`memorisation_point` from data set ``name``: 2n training points and max(n, 1000) fresh.
+
+    Each N draws its own pool, the same for one ``seed`` wherever it is asked for (the window, the CLI, the bench).
+    """
+    return make_dataset(name, 2 * n + max(n, FRESH_POINTS), torch.Generator().manual_seed(seed * 7919 + n))
 
 
 def memorisation_point(
