@@ -384,17 +384,23 @@ def test_the_command_lists_what_core_offers():
     assert command.LAB_SAMPLERS == ",".join(LAB_SAMPLERS) and command.LAB_NFE == ",".join(map(str, LAB_NFE))
 
 
-def test_the_lab_panel_runs_the_mixture_and_draws_it(qtbot):
+def _mixture_lab(qtbot, reference_nfe: int, nfe: str, samplers: tuple[str, ...]):
+    """The lab panel on the mixture, with these NFE and samplers ticked (not yet run)."""
     from app.panels.lab import LabPanel
     from app.state import ViewState
 
     panel = LabPanel(ViewState())
     qtbot.addWidget(panel)
     panel.data.setCurrentIndex(panel.data.findData("mixture"))
-    panel.reference_nfe = 99
-    panel.nfe.setText("4, 8")
+    panel.reference_nfe = reference_nfe
+    panel.nfe.setText(nfe)
     for name, box in panel.checks.items():
-        box.setChecked(name in ("euler", "dpmpp2m"))
+        box.setChecked(name in samplers)
+    return panel
+
+
+def test_the_lab_panel_runs_the_mixture_and_draws_it(qtbot):
+    panel = _mixture_lab(qtbot, 99, "4, 8", ("euler", "dpmpp2m"))
     with qtbot.waitSignal(panel.worker.finished, timeout=120_000):
         panel.run_button.click()
     assert panel.result is not None and panel.result.samplers == ["euler", "dpmpp2m"]
@@ -410,16 +416,7 @@ def test_the_lab_panel_runs_the_mixture_and_draws_it(qtbot):
 
 
 def test_the_lab_panel_puts_every_sampler_on_one_spacing_when_asked(qtbot):
-    from app.panels.lab import LabPanel
-    from app.state import ViewState
-
-    panel = LabPanel(ViewState())
-    qtbot.addWidget(panel)
-    panel.data.setCurrentIndex(panel.data.findData("mixture"))
-    panel.reference_nfe = 19
-    panel.nfe.setText("4")
-    for name, box in panel.checks.items():
-        box.setChecked(name in ("ddim", "dpmpp2m"))
+    panel = _mixture_lab(qtbot, 19, "4", ("ddim", "dpmpp2m"))
     panel.spacing.setCurrentIndex(panel.spacing.findData("linspace"))
     with qtbot.waitSignal(panel.worker.finished, timeout=120_000):
         panel.run_button.click()
