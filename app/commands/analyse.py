@@ -5,17 +5,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from app.commands.options import add_model_args, positive_int
 from core.errors import DiffusionVizError
 
 HELP = "the analysis views without a window: spectrum at t, decided curve, exposure bias, resolution ladder"
 
 
 def add_parser(sub) -> None:
-    from app.cli import _add_model_arg, _positive_int
-
     p = sub.add_parser("analyse", help=HELP, description=HELP)
     p.add_argument("image", metavar="IMAGE", help="the image (at the model's size for the runs)")
-    _add_model_arg(p)
+    add_model_args(p)
     p.add_argument("--t", type=int, default=None, help="the paper's t of the spectrum and the ladder (default T/2)")
     p.add_argument("--spectrum", default=None, help="PNG: the spectra of x_0, the noise, x_t and x̂_0 at --t")
     p.add_argument("--decided", default=None, help="CSV: spread and nearest-image agreement of K continuations per t")
@@ -29,8 +28,8 @@ def add_parser(sub) -> None:
         "(against the training data) or from IMAGE noised to --t (against the truth)",
     )
     p.add_argument("--k", type=int, default=8, help="continuations per t (1 … 64)")
-    p.add_argument("--points", type=_positive_int, default=10, help="how many t values the decided curve measures")
-    p.add_argument("--n", type=_positive_int, default=8, help="samples in the exposure run")
+    p.add_argument("--points", type=positive_int, default=10, help="how many t values the decided curve measures")
+    p.add_argument("--n", type=positive_int, default=8, help="samples in the exposure run")
     p.add_argument("--epsilon-scale", type=float, default=1.005, help="Epsilon Scaling's λ (Ning et al. 2024)")
     p.add_argument("--seed", type=int, default=0)
 
@@ -40,7 +39,7 @@ def run(args) -> int:
     import torch
     from tqdm import tqdm
 
-    from app.cli import _load
+    from app.commands.running import load_model
     from core.analysis import decided, exposure, ladder, plot, runs
     from core.analysis.spectrum import RadialSpectrum, fit_power_law, noise_power, signal_scale
     from core.diffusion.forward import forward_noise
@@ -56,7 +55,7 @@ def run(args) -> int:
         raise DiffusionVizError("nothing to write: give --spectrum, --decided, --exposure or --ladder")
     decided.check_k(args.k)
     image = load_image(args.image)
-    model = _load(args)
+    model = load_model(args)
     T, name = model.schedule.T, Path(args.image).name
     paper_t = T // 2 if args.t is None else args.t
     if not 1 <= paper_t <= T:

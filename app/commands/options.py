@@ -71,3 +71,60 @@ def add_dataclass_options(parser: argparse.ArgumentParser, cls) -> None:
         default = _shown(f.default)
         shown = "" if default is None or "default:" in meta["help"] else " (default: %(default)s)"
         parser.add_argument(flag, type=_reader(hint, meta), default=default, help=text + shown, **extra)
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    """``--model``, ``--size`` and ``--device``: which model, the side it runs at, where."""
+    p.add_argument(
+        "--model",
+        default=None,
+        help="a model folder, a diffusers UNet folder, or ideal:FOLDER / ideal:emoji (default: the bundled model)",
+    )
+    p.add_argument(
+        "--size",
+        type=positive_int,
+        default=None,
+        help="the side to run at: a fully convolutional model runs at any multiple of its down-sampling "
+        "(default: its run size, 128 px for the bundled photo model, else its own size); for ideal:FOLDER, the side its pictures are resized to (default 64)",
+    )
+    p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
+
+
+def add_spacing_args(p: argparse.ArgumentParser) -> None:
+    """``--spacing`` and ``--zero-terminal-snr`` for the commands that take ``--sampler`` (sample, export)."""
+    from core.choices import SPACINGS
+
+    p.add_argument(
+        "--spacing",
+        choices=SPACINGS,
+        default=None,
+        help="the steps a run visits (default: the sampler's own: DDIM trailing, Heun karras, the other σ samplers edm); "
+        "a σ sampler's --steps are its network calls (NFE)",
+    )
+    p.add_argument("--zero-terminal-snr", action="store_true", help="rescale the schedule to ᾱ_T = 0 (Lin et al. 2024)")
+
+
+def add_sampler_args(p: argparse.ArgumentParser) -> None:
+    """The reverse chain's sampler; the window's reverse panel starts on the same: DDPM, σ² = β̃_t, seed 0."""
+    from core.choices import SAMPLERS, VARIANCES
+
+    p.add_argument("--sampler", choices=SAMPLERS, default="ddpm", help="default: %(default)s")
+    add_spacing_args(p)
+    p.add_argument(
+        "--steps", type=positive_int, default=50, help="DDIM steps; DDPM always runs every step (default: %(default)s)"
+    )
+    p.add_argument("--eta", type=float, default=0.0, help="DDIM η: 0 deterministic, 1 DDPM-like (default: %(default)s)")
+    p.add_argument(
+        "--variance",
+        choices=VARIANCES,
+        default="fixed_small",
+        help="DDPM σ²: β̃_t (fixed_small) or β_t (fixed_large) (default: %(default)s)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+
+
+def add_animation_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fps", type=float, default=20.0, help="frames per second (default: %(default)s)")
+    p.add_argument(
+        "--hold", type=float, default=1.5, help="seconds the last frame stays before the loop (default: %(default)s)"
+    )

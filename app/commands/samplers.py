@@ -27,34 +27,6 @@ LAB_SAMPLERS = "ddim,euler,heun,dpmpp2m"
 LAB_NFE = "5,10,20,50,100"
 
 
-def add_spacing_args(p) -> None:
-    """``--spacing`` and ``--zero-terminal-snr`` for the commands that take ``--sampler`` (sample, export)."""
-    p.add_argument(
-        "--spacing",
-        choices=SPACINGS,
-        default=None,
-        help="the steps a run visits (default: the sampler's own: DDIM trailing, Heun karras, the other σ samplers edm); "
-        "a σ sampler's --steps are its network calls (NFE)",
-    )
-    p.add_argument("--zero-terminal-snr", action="store_true", help="rescale the schedule to ᾱ_T = 0 (Lin et al. 2024)")
-
-
-def spacing_config(args) -> dict:
-    """The SamplerConfig fields ``add_spacing_args`` reads: the sampler's own spacing unless one is given."""
-    from core.diffusion.ode_samplers import SAMPLERS
-
-    own = SAMPLERS[args.sampler].spacing if args.sampler in SAMPLERS else "trailing"
-    return {"spacing": args.spacing or own, "zero_terminal_snr": bool(args.zero_terminal_snr)}
-
-
-def run_words(config) -> str:
-    """'Heun, 19 network calls on karras steps' for a σ sampler's run."""
-    from core.diffusion.ode_samplers import SAMPLERS
-
-    zero = ", ᾱ_T = 0" if config.zero_terminal_snr else ""
-    return f"{SAMPLERS[config.sampler].label}, {config.steps} network calls on {config.spacing} steps{zero}"
-
-
 def add_parser(sub) -> None:
     p = sub.add_parser("samplers", help=HELP, description=HELP)
     p.add_argument(
@@ -104,9 +76,9 @@ def run(args) -> int:
         x_T = torch.randn(64 * args.batch, 2, generator=gen, dtype=torch.float64)
         name, reference_nfe = "the Gaussian mixture (exact score)", args.reference_nfe or 999
     else:
-        from app.cli import _load
+        from app.commands.running import load_model
 
-        model = _load(args)
+        model = load_model(args)
         schedule = model.schedule
         if args.zero_terminal_snr:
             before = float(schedule.alphas_cumprod[-1])

@@ -7,19 +7,14 @@ default); ``--calibrate``, which fits the ELS machine's P(t) and writes it besid
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
+from app.commands.options import positive_int
+from app.commands.running import progress_bar
+
 # numpy and torch are imported inside the functions: `diffusion-viz --help` must not pay for them.
 HELP = "how close the ideal, Gaussian and ELS (patch) denoisers come to the network: r² per t, as CSV"
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def add_parser(sub) -> None:
@@ -39,24 +34,18 @@ def add_parser(sub) -> None:
         help="'emoji' or a folder: the pictures the model was trained on (the photo model: its photos' folder, "
         "or set DIFFUSION_VIZ_PHOTOS)",
     )
-    p.add_argument("--n", type=_positive_int, default=8, help="samples (or, with --calibrate, training images)")
-    p.add_argument("--steps", type=_positive_int, default=25, help="DDIM steps of each run (default 25)")
+    p.add_argument("--n", type=positive_int, default=8, help="samples (or, with --calibrate, training images)")
+    p.add_argument("--steps", type=positive_int, default=25, help="DDIM steps of each run (default 25)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="r² CSV; with --fit-spectrum the .npz; with --calibrate a folder")
     p.add_argument("--plot", default=None, help="also draw r²(t) as a PNG")
     p.add_argument("--calibrate", action="store_true", help="fit P(t) and write theory.json beside the model")
     p.add_argument("--patch-sizes", default="3,5,7,9,11,13,15,19,23", help="--calibrate: odd candidates for P")
-    p.add_argument("--levels", type=_positive_int, default=10, help="--calibrate: noise levels spread over 1..T")
+    p.add_argument("--levels", type=positive_int, default=10, help="--calibrate: noise levels spread over 1..T")
     p.add_argument("--fit-spectrum", default=None, metavar="FOLDER", help="write FOLDER's Gaussian spectrum to --out")
-    p.add_argument("--size", type=_positive_int, default=128, help="--fit-spectrum: the side pictures are fitted at")
+    p.add_argument("--size", type=positive_int, default=128, help="--fit-spectrum: the side pictures are fitted at")
     p.add_argument("--max-cost", type=float, default=None, help="ELS work per image (default 1e9, about 1 s)")
     p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
-
-
-def _bar(total: int, desc: str):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, file=sys.stderr, leave=False, disable=None)
 
 
 def _fit_spectrum(args) -> int:
@@ -98,7 +87,7 @@ def _calibrate(args, model, images) -> int:
             f"--patch-sizes must be odd integers separated by commas, got {args.patch_sizes!r}"
         ) from None
     indices = [int(i) for i in np.linspace(0, model.schedule.T - 1, args.levels).round()]
-    bar = _bar(len(indices), "calibrating P(t)")
+    bar = progress_bar(len(indices), "calibrating P(t)")
     table = calibrate_patch_sizes(
         model,
         images,
@@ -158,7 +147,7 @@ def run(args) -> int:
     generator = torch.Generator().manual_seed(args.seed)
     x_T = randn((args.n, model.channels, model.image_size, model.image_size), generator, torch.device("cpu"))
     frames, x0s, _ = ddim_run_frames(model, x_T, args.steps)
-    bar = _bar(len(frames) * 4, f"r² over {args.n} runs")
+    bar = progress_bar(len(frames) * 4, f"r² over {args.n} runs")
     rows = r2_over_run(model, theories, frames, x0s, progress=bar.update)
     finals = {}
     for name in THEORIES:

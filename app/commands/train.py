@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from app.commands.options import add_dataclass_options, option_fields
+from app.commands.running import advance, progress_bar
 from core.training.config import TrainConfig
 
 
@@ -23,7 +24,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    from app.cli import _advance, progress_bar
     from core.training.train import train
 
     cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in option_fields(TrainConfig)})
@@ -32,7 +32,7 @@ def run(args) -> int:
         def log(message: str) -> None:
             step = re.match(r"step (\d+)/(\d+)", message)
             if step:
-                _advance(bar, int(step[1]), int(step[2]))
+                advance(bar, int(step[1]), int(step[2]))
             bar.write(message, file=sys.stdout)
 
         summary = train(cfg, resume=args.resume, log=log)
