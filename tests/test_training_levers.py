@@ -80,6 +80,41 @@ def test_a_warm_start_begins_from_the_given_weights_and_keeps_their_held_out_spl
     assert (second.config["provenance"]["seed"], second.config["provenance"]["holdout_seed"]) == (3, 4)
 
 
+def test_every_checkpoint_records_the_code_that_started_the_run(tmp_path, monkeypatch):
+    """A checkout that moves on while a long run trains must not be written down as the code that trained it."""
+    import core.training.train as train_module
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(data / f"{i}.png")
+    versions = iter(f"0.1.0+commit{k}" for k in range(100))
+    monkeypatch.setattr(train_module, "_git_version", lambda: next(versions))
+    seen = []
+    cfg = TrainConfig(
+        data=str(data),
+        out=str(tmp_path / "m"),
+        size=8,
+        base_channels=8,
+        channel_mults=(1, 2),
+        attention_resolutions=(),
+        groups=4,
+        batch_size=2,
+        steps=3,
+        checkpoint_every=1,
+        num_samples=1,
+        holdout=0.25,
+    )
+
+    def log(message: str) -> None:
+        if message.startswith("checkpoint"):
+            seen.append(load_model(tmp_path / "m").config["provenance"]["code_version"])
+
+    train(cfg, log=log)
+    assert seen == ["0.1.0+commit0"] * 3
+
+
 def test_nearest_training_finds_the_closest_image_and_its_rms_distance():
     rng = np.random.default_rng(0)
     train = rng.integers(0, 256, (50, 8, 8, 3), dtype=np.uint8)

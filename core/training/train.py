@@ -15,7 +15,7 @@ import platform
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -228,6 +228,8 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
 
         train_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
+    provenance = _run_provenance(cfg, len(train_idx), len(held_idx), device, world, photo_names, init_provenance)
+    run = _Run(out, model, ema, opt, gen, cfg, schedule, arch, device, provenance)
     per_rank_batch = max(1, cfg.batch_size // world)
     t0 = time.perf_counter()
     start_step = step
@@ -275,25 +277,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
             say(f"step {step}/{cfg.steps}  loss {loss_avg:.4f}  {rate:.1f} img/s  ETA {_format_eta(eta)}")
         if main and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
             elapsed = elapsed_before + time.perf_counter() - t0
-            _checkpoint(
-                out,
-                model,
-                ema,
-                opt,
-                step,
-                gen,
-                cfg,
-                elapsed,
-                loss_avg,
-                schedule,
-                arch,
-                device,
-                len(train_idx),
-                len(held_idx),
-                world,
-                photo_names,
-                init_provenance,
-            )
+            _checkpoint(run, step, elapsed, loss_avg)
             say(f"checkpoint at step {step}: {out}")
     elapsed = elapsed_before + time.perf_counter() - t0
     if world > 1:
@@ -345,26 +329,25 @@ def _loss_weight(schedule: NoiseSchedule, t: torch.Tensor, cfg: TrainConfig) -> 
     return clamped / per_target
 
 
-def _checkpoint(
-    out,
-    model,
-    ema,
-    opt,
-    step,
-    gen,
-    cfg,
-    elapsed,
-    loss,
-    schedule,
-    arch,
-    device,
-    n_train,
-    n_held,
-    world,
-    photo_names,
-    init_provenance,
-):
-    _save_state(out, model, ema, opt, step, gen, cfg, elapsed, loss)
+@dataclass
+class _Run:
+    """What every checkpoint of one run writes from: the nets, the optimiser, the generator, and what the run is."""
+
+    out: Path
+    model: torch.nn.Module
+    ema: torch.nn.Module
+    opt: torch.optim.Optimizer
+    gen: torch.Generator
+    cfg: TrainConfig
+    schedule: NoiseSchedule
+    arch: UNetConfig
+    device: torch.device
+    provenance: dict  # the run's constant part: steps, seconds and loss are filled in per checkpoint
+
+
+def _run_provenance(cfg: TrainConfig, n_train, n_held, device, world, photo_names, init_provenance) -> dict:
+    """The provenance a run's checkpoints share. The code version is read here, at the start: the code that runs
+    (a checkout moved on while the run trains would otherwise be recorded as the code that trained it)."""
     provenance = {
         "data": "Noto Color Emoji bitmaps (fonts-noto-color-emoji), composited on white"
         if cfg.data == "emoji"
@@ -373,13 +356,13 @@ def _checkpoint(
         "held_out_images": n_held,
         "holdout_seed": cfg.holdout_seed,
         "holdout_fraction": cfg.holdout,
-        "steps": step,
+        "steps": 0,
         "batch_size": cfg.batch_size,
         "lr": cfg.lr,
         "ema_decay": cfg.ema_decay,
-        "seconds": round(elapsed, 1),
+        "seconds": 0.0,
         "hardware": f"{describe_device(device)} × {world}, {platform.machine()}",
-        "final_loss": None if math.isnan(loss) else round(loss, 5),
+        "final_loss": None,
         "code_version": _git_version(),
         "torch": torch.__version__,
         "seed": cfg.seed,
@@ -398,8 +381,21 @@ def _checkpoint(
         }
         provenance["photos"] = photo_names
         provenance["data"] = f"photos in {cfg.data}, random-scale crops"
-    save_model(out, ema, schedule, cfg.prediction, provenance=provenance)
+    return provenance
+
+
+def _checkpoint(run: _Run, step: int, elapsed: float, loss: float) -> None:
+    cfg = run.cfg
+    _save_state(run.out, run.model, run.ema, run.opt, step, run.gen, cfg, elapsed, loss)
+    provenance = {
+        **run.provenance,
+        "steps": step,
+        "seconds": round(elapsed, 1),
+        "final_loss": None if math.isnan(loss) else round(loss, 5),
+    }
+    save_model(run.out, run.ema, run.schedule, cfg.prediction, provenance=provenance)
+    arch = run.arch
     grid = sample_images(
-        ema, schedule, cfg.prediction, cfg.num_samples, arch.image_size, arch.in_channels, device, seed=cfg.seed
+        run.ema, run.schedule, cfg.prediction, cfg.num_samples, arch.image_size, arch.in_channels, run.device, cfg.seed
     )
-    save_grid(grid, out / "samples" / f"step_{step:06d}.png")
+    save_grid(grid, run.out / "samples" / f"step_{step:06d}.png")
