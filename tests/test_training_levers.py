@@ -36,19 +36,22 @@ def test_min_snr_weights_clamp_at_gamma_for_every_target():
     assert _loss_weight(s, t, TrainConfig()) == 1.0
 
 
-def test_a_warm_start_begins_from_the_given_weights_and_keeps_their_held_out_split(tmp_path):
+# A net and a data set small enough to train in a second.
+TINY = dict(size=8, base_channels=8, channel_mults=(1, 2), attention_resolutions=(), groups=4)
+
+
+def _noise_pictures(folder, n: int) -> str:
     rng = np.random.default_rng(0)
-    data = tmp_path / "data"
-    data.mkdir()
-    for i in range(6):
-        Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(data / f"{i}.png")
+    folder.mkdir()
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    return str(folder)
+
+
+def test_a_warm_start_begins_from_the_given_weights_and_keeps_their_held_out_split(tmp_path):
     small = dict(
-        data=str(data),
-        size=8,
-        base_channels=8,
-        channel_mults=(1, 2),
-        attention_resolutions=(),
-        groups=4,
+        data=_noise_pictures(tmp_path / "data", 6),
+        **TINY,
         batch_size=4,
         checkpoint_every=10**6,
         num_samples=2,
@@ -84,22 +87,13 @@ def test_every_checkpoint_records_the_code_that_started_the_run(tmp_path, monkey
     """A checkout that moves on while a long run trains must not be written down as the code that trained it."""
     import core.training.train as train_module
 
-    rng = np.random.default_rng(0)
-    data = tmp_path / "data"
-    data.mkdir()
-    for i in range(4):
-        Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(data / f"{i}.png")
     versions = iter(f"0.1.0+commit{k}" for k in range(100))
     monkeypatch.setattr(train_module, "_git_version", lambda: next(versions))
     seen = []
     cfg = TrainConfig(
-        data=str(data),
+        data=_noise_pictures(tmp_path / "data", 4),
         out=str(tmp_path / "m"),
-        size=8,
-        base_channels=8,
-        channel_mults=(1, 2),
-        attention_resolutions=(),
-        groups=4,
+        **TINY,
         batch_size=2,
         steps=3,
         checkpoint_every=1,
