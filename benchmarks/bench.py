@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -52,6 +53,12 @@ def median_time(fn, repeat: int, warmup: int = 2) -> float:
 def row(name, ours, ref, unit, goal_text, met, ratio=None):
     ratio = ours / ref if ratio is None and ref else ratio
     ROWS.append((name, ours, ref, unit, ratio, goal_text, met))
+
+
+def row_order(row) -> tuple[int, str]:
+    """Rows by their number, 2 before 10 and 24a before 24b; rows of one number keep the order they were measured in."""
+    number = re.match(r"(\d+)(\w*)\.", row[0])
+    return (int(number[1]), number[2]) if number else (10**6, "")
 
 
 def fmt(v, unit):
@@ -464,7 +471,7 @@ def bench_theory(quick, model):
         ours.append(median_time(lambda: wiener.x0_hat(x256, 500), 3))
         floor.append(median_time(lambda: np.fft.irfft2(np.fft.rfft2(image), s=image.shape[-2:]), 3))
     row(
-        "13. Gaussian (stationary) x̂_0 at 256² vs numpy's FFT round trip",
+        "18. Gaussian (stationary) x̂_0 at 256² vs numpy's FFT round trip",
         statistics.median(ours),
         statistics.median(floor),
         "ms",
@@ -480,7 +487,7 @@ def bench_theory(quick, model):
         gauss = median_time(lambda: theories.gaussian.x0_hat(x, 500), repeat)
         net = median_time(lambda: model(x, t), repeat)
     row(
-        f"14. Gaussian (full covariance, D = {x.numel()}) x̂_0 vs the network's step, 32²",
+        f"19. Gaussian (full covariance, D = {x.numel()}) x̂_0 vs the network's step, 32²",
         gauss,
         net,
         "ms",
@@ -495,7 +502,7 @@ def bench_theory(quick, model):
     q, bank = torch.randn(model.image_size**2, d), torch.randn(used, d)
     matmul = median_time(lambda: q @ bank.T, repeat)
     row(
-        f"15. ELS x̂_0 at 32², P = {patch}, {used:,} of {total:,} patches per pixel vs its distance product",
+        f"20. ELS x̂_0 at 32², P = {patch}, {used:,} of {total:,} patches per pixel vs its distance product",
         cost,
         matmul,
         "ms",
@@ -513,7 +520,7 @@ def bench_theory(quick, model):
         x_t = x_t + model.schedule.sqrt_one_minus_alphas_cumprod[index].float() * torch.randn_like(x0)
         r2.append(np.median(r_squared(network_x0(model, x_t, index), theories.gaussian.x0_hat(x_t, index))))
     row(
-        "16. Gaussian vs network r² at ᾱ ≤ 0.1 (median over t and images)",
+        "21. Gaussian vs network r² at ᾱ ≤ 0.1 (median over t and images)",
         float(np.median(r2)),
         None,
         "",
@@ -861,7 +868,7 @@ def bench_photo(quick, model):
             ref.append(median_time(lambda: model(x_emoji, t), 5))
     ratio = statistics.median([a / b for a, b in zip(ours, ref, strict=True)])
     row(
-        "16. photo model step at 128² (batch 1) vs emoji32's at 32²",
+        "22. photo model step at 128² (batch 1) vs emoji32's at 32²",
         statistics.median(ours),
         statistics.median(ref),
         "ms",
@@ -884,7 +891,7 @@ def bench_lab_mixture(quick):
     for name, slope in result.slopes.items():
         order = SAMPLERS[name].order
         row(
-            f"13. lab, Gaussian mixture (exact score): {SAMPLERS[name].label} slope over NFE 10–100 vs order {order}",
+            f"25. lab, Gaussian mixture (exact score): {SAMPLERS[name].label} slope over NFE 10–100 vs order {order}",
             slope,
             order,
             "",
@@ -909,7 +916,7 @@ def bench_lab_model(quick, model):
     wall = time.perf_counter() - t0
     ddim, dpm = result.run("ddim", 10).error, result.run("dpmpp2m", 10).error
     row(
-        f"14. lab, {model.name}: DDIM 10 error / DPM-Solver++(2M) 10 error (reference Heun NFE {result.reference.nfe})",
+        f"26. lab, {model.name}: DDIM 10 error / DPM-Solver++(2M) 10 error (reference Heun NFE {result.reference.nfe})",
         dpm,
         ddim,
         "",
@@ -919,7 +926,7 @@ def bench_lab_model(quick, model):
     )
     per_image = result.run("ddim", 10).per_sample / result.run("dpmpp2m", 10).per_sample
     row(
-        f"14. … per image (×{batch}): median DDIM 10 / DPM-Solver++(2M) 10, and {int((per_image >= 2).sum())} of "
+        f"26. … per image (×{batch}): median DDIM 10 / DPM-Solver++(2M) 10, and {int((per_image >= 2).sum())} of "
         f"{batch} images ≥ 2× (worst {per_image.min():.2f}×, best {per_image.max():.2f}×)",
         float(np.median(per_image)),
         1.0,
@@ -928,7 +935,7 @@ def bench_lab_model(quick, model):
         "met" if np.median(per_image) >= 2 else "NOT met",
     )
     row(
-        f"15. the whole lab, {model.name} ×{batch} (4 samplers × 5 NFE + reference, batched) vs its network calls",
+        f"27. the whole lab, {model.name} ×{batch} (4 samplers × 5 NFE + reference, batched) vs its network calls",
         wall,
         result.network_seconds,
         "ms",
@@ -942,7 +949,7 @@ def bench_ode_loops(quick, model):
     try:
         import diffusers
     except ImportError:
-        row("16. σ sampler loops vs diffusers", None, None, "ms", "≥ 1.0×", "skipped (no diffusers)")
+        row("28. σ sampler loops vs diffusers", None, None, "ms", "≥ 1.0×", "skipped (no diffusers)")
         return
     from core.diffusion import ode_samplers as ode
 
@@ -992,7 +999,7 @@ def bench_ode_loops(quick, model):
         )
         speed = 1 / ratio
         row(
-            f"16. our {ode.SAMPLERS[name].label} {steps}-step loop vs diffusers' (network → no-op)",
+            f"28. our {ode.SAMPLERS[name].label} {steps}-step loop vs diffusers' (network → no-op)",
             ours_t,
             ref_t,
             "ms",
@@ -1059,7 +1066,7 @@ def bench_analysis(app, quick, model):
 
     ours_t, ref_t, ratio = alternate(lambda: median_time(ours, 5, 1), lambda: median_time(floor, 5, 1), rounds)
     row(
-        "13. spectrum view per frame (x_t and x_0, 3×512², painted) vs numpy's rfft2 of the same arrays",
+        "29. spectrum view per frame (x_t and x_0, 3×512², painted) vs numpy's rfft2 of the same arrays",
         ours_t,
         ref_t,
         "ms",
@@ -1093,7 +1100,7 @@ def bench_analysis(app, quick, model):
 
     ours_t, ref_t, ratio = alternate(lambda: median_time(k8, 1, 1), lambda: median_time(batch8, 1, 1), rounds)
     row(
-        f"14. K = 8 continuations of one frame vs one batched run of 8 (DDIM {config.steps}, η = 1)",
+        f"30. K = 8 continuations of one frame vs one batched run of 8 (DDIM {config.steps}, η = 1)",
         ours_t,
         ref_t,
         "ms",
@@ -1117,7 +1124,7 @@ def bench_analysis(app, quick, model):
 
     ours_t, ref_t, ratio = alternate(lambda: median_time(monitored, 1, 1), lambda: median_time(plain, 1, 1), rounds)
     row(
-        f"15. a run of 8 with the exposure monitor vs without (DDIM {config.steps}, η = 1)",
+        f"31. a run of 8 with the exposure monitor vs without (DDIM {config.steps}, η = 1)",
         ours_t,
         ref_t,
         "ms",
@@ -1173,7 +1180,7 @@ def main() -> None:
         print(f"[{i}/{len(sections)}] {name} …", file=sys.stderr, flush=True)
         run()
 
-    ROWS.sort(key=lambda r: r[0])
+    ROWS.sort(key=row_order)
     width = max(len(r[0]) for r in ROWS)
     print()
     print(f"{'measurement'.ljust(width)} | {'ours':>12} | {'reference':>12} | {'ratio':>7} | {'goal':<18} | result")
