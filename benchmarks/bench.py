@@ -659,7 +659,7 @@ def bench_toy2d_flow(quick):
         "met" if reflow_s <= 15 else "NOT met",
     )
     row(
-        "24c. reflow: straightness S after (ours) vs before (ref)",
+        "24d. reflow: straightness S after (ours) vs before (ref)",
         after["straightness"],
         before["straightness"],
         "",
@@ -667,7 +667,7 @@ def bench_toy2d_flow(quick):
         "met" if after["straightness"] < before["straightness"] else "NOT met",
     )
     row(
-        "24c. reflow: 2-step Euler SW₂ after (ours) vs before (ref)",
+        "24e. reflow: 2-step Euler SW₂ after (ours) vs before (ref)",
         after["sw_2"],
         before["sw_2"],
         "",
@@ -695,7 +695,7 @@ def bench_toy2d_guidance(quick):
         )
         gap = toy2d.sliced_wasserstein(last.points, tilted)
         row(
-            f"24d. guidance w = {w:g}, class 0: SW₂ guided samples → tilted density (ref: two tilted draws)",
+            f"24f. guidance w = {w:g}, class 0: SW₂ guided samples → tilted density (ref: two tilted draws)",
             gap,
             floor,
             "",
@@ -711,7 +711,7 @@ def bench_toy2d_guidance(quick):
 
     _, seconds = _one_thread_seconds(train)
     row(
-        f"24d. conditional MLP with label dropout: training ({settings.steps} steps, 1 thread)",
+        f"24g. conditional MLP with label dropout: training ({settings.steps} steps, 1 thread)",
         seconds,
         15.0,
         "ms",
@@ -743,7 +743,7 @@ def bench_toy2d_memorisation(quick):
             (f"data ratio δ stays ≤ {toy2d.DATA_LEVEL:g}", toy2d.data_crossing(points)),
         ):
             row(
-                f"24e. memorisation, {name}: N from which the {what}",
+                f"24h. memorisation, {name}: N from which the {what}",
                 where,
                 None,
                 "points",
@@ -770,7 +770,7 @@ def bench_toy2d_density(app, quick):
     panel.steps.setValue(100)
     stall = _sample_and_play(panel, quick)
     row(
-        "24f. guided run + tilted density + guided arrows at 30 frames/s, GUI thread's longest stall",
+        "24i. guided run + tilted density + guided arrows at 30 frames/s, GUI thread's longest stall",
         stall,
         0.033,
         "ms",

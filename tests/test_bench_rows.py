@@ -2,41 +2,42 @@
 
 import ast
 import re
+import sys
 from collections import defaultdict
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench.py"
 
 
-def _row_ids_by_function() -> dict[str, set[str]]:
-    """Each bench function's row ids ('13', '24a'), read from the first string of every row(...) call."""
-    ids: dict[str, set[str]] = defaultdict(set)
-    for fn in ast.walk(ast.parse(BENCH.read_text())):
+def _row_sites() -> dict[str, list[str]]:
+    """Each row id ('13', '24a') → the places (function:line) whose row(...) call measures under it.
+
+    One call site is one measurement, even in a loop over sizes or samplers. Not counted: a row that only says
+    its measurement was skipped, and a continuation row ('26. … per image') that goes on with the one above.
+    """
+    sites: dict[str, list[str]] = defaultdict(list)
+    for fn in ast.parse(BENCH.read_text()).body:
         if not isinstance(fn, ast.FunctionDef):
             continue
         for call in ast.walk(fn):
-            if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "row" and call.args:
-                first = call.args[0]
-                text = first.value if isinstance(first, ast.Constant) else ast.unparse(first)
-                number = re.match(r"f?['\"]?(\d+[a-z]?)\.", text)
-                if number and not text.lstrip("f'\"").startswith("…"):
-                    ids[fn.name].add(number[1])
-    return ids
+            if not (isinstance(call, ast.Call) and getattr(call.func, "id", None) == "row" and call.args):
+                continue
+            texts = [a.value if isinstance(a, ast.Constant) else ast.unparse(a) for a in call.args]
+            number = re.match(r"f?['\"]?(\d+[a-z]?)\. (…)?", texts[0])
+            skipped = any(isinstance(t, str) and t.startswith("skipped") for t in texts[1:])
+            if number and not number[2] and not skipped:
+                sites[number[1]].append(f"{fn.name}:{call.lineno}")
+    return sites
 
 
 def test_no_row_number_is_used_by_two_measurements():
-    owners: dict[str, list[str]] = defaultdict(list)
-    for fn, ids in _row_ids_by_function().items():
-        for row_id in ids:
-            owners[row_id].append(fn)
-    assert len(owners) >= 25  # the parse found the rows
-    shared = {row_id: fns for row_id, fns in owners.items() if len(fns) > 1}
+    sites = _row_sites()
+    assert len(sites) >= 30  # the parse found the rows
+    shared = {row_id: places for row_id, places in sites.items() if len(places) > 1}
     assert not shared, f"row numbers used by more than one measurement: {shared}"
 
 
 def test_rows_print_in_numeric_order():
-    import sys
-
     sys.path.insert(0, str(BENCH.parent))
     try:
         from bench import row_order

@@ -97,16 +97,19 @@ def test_every_checkpoint_records_the_code_that_started_the_run(tmp_path, monkey
         batch_size=2,
         steps=3,
         checkpoint_every=1,
+        log_every=1,
         num_samples=1,
         holdout=0.25,
     )
 
     def log(message: str) -> None:
         if message.startswith("checkpoint"):
-            seen.append(load_model(tmp_path / "m").config["provenance"]["code_version"])
+            prov = load_model(tmp_path / "m").config["provenance"]
+            seen.append((prov["code_version"], prov["steps"], prov["seconds"] > 0, prov["final_loss"] > 0))
 
     train(cfg, log=log)
-    assert seen == ["0.1.0+commit0"] * 3
+    # The per-checkpoint fields move on; the code version stays the one the run started with.
+    assert seen == [("0.1.0+commit0", step, True, True) for step in (1, 2, 3)]
 
 
 def test_nearest_training_finds_the_closest_image_and_its_rms_distance():

@@ -146,6 +146,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
         device = pick_device(cfg.device)
     main = rank == 0
     say = log if main else (lambda _msg: None)
+    code_version = _git_version() if main else ""  # before anything slow: the code that runs, not a later checkout
 
     out = Path(cfg.out)
     if main:
@@ -228,7 +229,9 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
 
         train_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
-    provenance = _run_provenance(cfg, len(train_idx), len(held_idx), device, world, photo_names, init_provenance)
+    provenance = _run_provenance(
+        cfg, code_version, len(train_idx), len(held_idx), device, world, photo_names, init_provenance
+    )
     run = _Run(out, model, ema, opt, gen, cfg, schedule, arch, device, provenance)
     per_rank_batch = max(1, cfg.batch_size // world)
     t0 = time.perf_counter()
@@ -345,8 +348,10 @@ class _Run:
     provenance: dict  # the run's constant part: steps, seconds and loss are filled in per checkpoint
 
 
-def _run_provenance(cfg: TrainConfig, n_train, n_held, device, world, photo_names, init_provenance) -> dict:
-    """The provenance a run's checkpoints share. The code version is read here, at the start: the code that runs
+def _run_provenance(
+    cfg: TrainConfig, code_version: str, n_train, n_held, device, world, photo_names, init_provenance
+) -> dict:
+    """The provenance a run's checkpoints share. ``code_version`` is read as the run starts: the code that runs
     (a checkout moved on while the run trains would otherwise be recorded as the code that trained it)."""
     provenance = {
         "data": "Noto Color Emoji bitmaps (fonts-noto-color-emoji), composited on white"
@@ -363,7 +368,7 @@ def _run_provenance(cfg: TrainConfig, n_train, n_held, device, world, photo_name
         "seconds": 0.0,
         "hardware": f"{describe_device(device)} × {world}, {platform.machine()}",
         "final_loss": None,
-        "code_version": _git_version(),
+        "code_version": code_version,
         "torch": torch.__version__,
         "seed": cfg.seed,
         "init": cfg.init,
