@@ -14,3 +14,6 @@ SPACINGS = ("leading", "trailing", "linspace", "karras", "edm")  # core.diffusio
 VIEWS = ("x0", "eps", "v", "score")  # core.runs.views: what a frame's second picture shows
 CONTENT = ("both", "xt", "pred", "all")  # core.runs.pictures: x_t | prediction; x_t; the prediction; x_t | … | truth
 LR_SCHEDULES = ("constant", "cosine")  # core.training.config
+TOY_DATASETS = ("moons", "swiss_roll", "8gaussians", "checkerboard", "spiral", "mixture")  # core.toy2d.data
+TOY_DIFFUSION_SAMPLERS = ("ddpm", "ddim", "langevin")  # core.toy2d.sampling
+TOY_FLOW_SAMPLERS = ("euler", "heun")  # core.toy2d.sampling: flow matching's

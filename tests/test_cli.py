@@ -422,6 +422,28 @@ def test_the_choices_are_cores_own_names():
     assert tuple(_options(build_window_parser())["--view"].choices) == views.VIEWS
 
 
+def test_the_playground_choices_are_the_toy_packages_own():
+    from app.commands import playground
+    from core import toy2d
+
+    options = _options(_subparsers(build_parser())["playground"])
+    assert tuple(options["--sampler"].choices) == toy2d.TOY_SAMPLERS
+    assert options["--sizes"].default == ",".join(map(str, toy2d.DEFAULT_SIZES)) == playground.MEMORISATION_SIZES
+    assert all(name in options["--data"].help for name in toy2d.DATASETS)
+
+
+def test_help_for_any_command_costs_no_torch_import():
+    """``diffusion-viz sample --help`` answers at once: building every command's parser imports neither torch nor
+    numpy (each takes a second or more to import on a cold machine)."""
+    code = (
+        "import sys; from app.cli import build_parser, build_window_parser; build_parser(); build_window_parser(); "
+        "print(sorted(m for m in ('torch', 'numpy', 'PySide6') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
 def test_train_options_are_train_configs_fields_with_its_defaults():
     args = build_parser().parse_args(["train", "--out", "somewhere"])
     assert args.func is train_command.run

@@ -10,22 +10,22 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from core.choices import PREDICTIONS
+from core.choices import PREDICTIONS, TOY_DATASETS, TOY_DIFFUSION_SAMPLERS, TOY_FLOW_SAMPLERS
 from core.errors import DiffusionVizError
 
 OBJECTIVES = ("diffusion", "fm")
+# Written out so that building the parser imports no torch; a test holds it equal to core.toy2d.DEFAULT_SIZES.
+MEMORISATION_SIZES = "4,16,32,64,128,256,512,1024,4096"
 
 
 def add_parser(sub) -> None:
-    from core import toy2d
-
     p = sub.add_parser(
         "playground", help="the 2-D playground: train on points, sample, write a GIF, print how close the samples came"
     )
-    p.add_argument("--data", default="moons", help=f"{', '.join(toy2d.DATASETS)}, or an image")
+    p.add_argument("--data", default="moons", help=f"{', '.join(TOY_DATASETS)}, or an image")
     p.add_argument(
         "--sampler",
-        choices=toy2d.TOY_SAMPLERS,
+        choices=TOY_DIFFUSION_SAMPLERS + TOY_FLOW_SAMPLERS,
         default=None,
         help="ddpm, ddim, langevin for diffusion; euler, heun for --objective fm (default: ddpm, or euler)",
     )
@@ -48,7 +48,7 @@ def add_parser(sub) -> None:
         action="store_true",
         help="train two models on disjoint N points for each N of --sizes; --out is a CSV",
     )
-    p.add_argument("--sizes", default=",".join(map(str, toy2d.DEFAULT_SIZES)), help="--memorisation: the Ns")
+    p.add_argument("--sizes", default=MEMORISATION_SIZES, help="--memorisation: the Ns")
     p.add_argument("--step-size", type=float, default=None, help="Langevin step size (default: the schedule's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="the GIF to write (a CSV with --memorisation)")

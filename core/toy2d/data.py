@@ -7,11 +7,12 @@ import math
 import numpy as np
 import torch
 
+from core.choices import TOY_DATASETS
 from core.errors import DataError
 from core.toy2d.mixture import GaussianMixture, default_mixture
 from core.toy2d.points import as_points
 
-DATASETS = ("moons", "swiss_roll", "8gaussians", "checkerboard", "spiral", "mixture")
+DATASETS = TOY_DATASETS
 # Every data set, an image's points and drawn points are fitted into [−BOX, BOX]².
 BOX = 2.0
 MIN_DRAWN_POINTS = 20

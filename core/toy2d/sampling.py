@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from core.choices import TOY_DIFFUSION_SAMPLERS, TOY_FLOW_SAMPLERS
 from core.device import randn
 from core.diffusion.parameterization import check_prediction, score_from_eps, x0_eps_from_output
 from core.diffusion.samplers import ddim_loop, ddim_timesteps, ddpm_loop
@@ -22,8 +23,8 @@ from core.errors import DiffusionVizError
 from core.toy2d.model import VELOCITY, check_toy_prediction
 from core.toy2d.points import as_points, frozen
 
-DIFFUSION_SAMPLERS = ("ddpm", "ddim", "langevin")
-FLOW_SAMPLERS = ("euler", "heun")
+DIFFUSION_SAMPLERS = TOY_DIFFUSION_SAMPLERS
+FLOW_SAMPLERS = TOY_FLOW_SAMPLERS
 TOY_SAMPLERS = DIFFUSION_SAMPLERS + FLOW_SAMPLERS
 # Langevin particles farther out than this have diverged (the data live within |x| ≤ 2·√2).
 DIVERGED = 1e3
