@@ -89,7 +89,7 @@ def test_every_checkpoint_records_the_code_that_started_the_run(tmp_path, monkey
 
     versions = iter(f"0.1.0+commit{k}" for k in range(100))
     monkeypatch.setattr(train_module, "_git_version", lambda: next(versions))
-    seen = []
+    seen, seconds = [], []
     cfg = TrainConfig(
         data=_noise_pictures(tmp_path / "data", 4),
         out=str(tmp_path / "m"),
@@ -105,11 +105,13 @@ def test_every_checkpoint_records_the_code_that_started_the_run(tmp_path, monkey
     def log(message: str) -> None:
         if message.startswith("checkpoint"):
             prov = load_model(tmp_path / "m").config["provenance"]
-            seen.append((prov["code_version"], prov["steps"], prov["seconds"] > 0, prov["final_loss"] > 0))
+            seen.append((prov["code_version"], prov["steps"], prov["final_loss"] > 0))
+            seconds.append(prov["seconds"])
 
     train(cfg, log=log)
     # The per-checkpoint fields move on; the code version stays the one the run started with.
-    assert seen == [("0.1.0+commit0", step, True, True) for step in (1, 2, 3)]
+    assert seen == [("0.1.0+commit0", step, True) for step in (1, 2, 3)]
+    assert seconds == sorted(seconds) and all(isinstance(s, float) for s in seconds)  # rounded to 0.1 s: may be 0
 
 
 def test_nearest_training_finds_the_closest_image_and_its_rms_distance():
